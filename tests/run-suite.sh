@@ -1,0 +1,61 @@
+#!/bin/bash
+# The whole pantherfs test suite, as CI runs it (.ci/run calls this):
+#   packages (apt-get) -> a Docker engine and base image -> a -Werror build ->
+#   unit + integration suites -> unit suite under ASan+UBSan -> unit suite
+#   under valgrind -> one last line "N passed, M failed".
+# Usage: sudo bash tests/run-suite.sh   (from the source tree; root installs
+# packages and starts dockerd; later runs reuse both)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+say() { echo "run-suite: $*"; }
+
+pkgs=(meson ninja-build pkg-config gcc python3 libfuse3-dev fuse3 libcurl4-openssl-dev
+      libjansson-dev libyaml-dev check libarchive-dev libssl-dev docker.io debootstrap
+      valgrind clang-14 libclang-rt-14-dev inotify-tools vim-nox procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null ||
+		{ say "apt-get failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+bash tests/prepare-docker-engine.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+build=${PFS_SUITE_BUILD:-$src/build-suite}
+asan=$build-asan
+logs=()
+
+say "building ($build)"
+{ [ -d "$build" ] || meson setup "$build" -Dwerror=true >/dev/null; } &&
+	ninja -C "$build" >/dev/null ||
+	{ ninja -C "$build" 2>&1 | tail -30; echo "0 passed, 1 failed"; exit 1; }
+
+say "unit and integration suites"
+meson test -C "$build" --suite unit --suite integration --print-errorlogs --num-processes 2 \
+	| grep -E '^ *[0-9]+/[0-9]+ '
+cp "$build/meson-logs/testlog.json" "$build/meson-logs/testlog-main.json"
+logs+=("$build/meson-logs/testlog-main.json")
+
+say "unit suite under ASan+UBSan ($asan)"
+if { [ -d "$asan" ] || meson setup "$asan" -Dwerror=true -Db_sanitize=address,undefined \
+	-Db_lundef=false >/dev/null; } && ninja -C "$asan" >/dev/null; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C "$asan" --suite unit --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+	cp "$asan/meson-logs/testlog.json" "$asan/meson-logs/testlog-asan.json"
+	logs+=("$asan/meson-logs/testlog-asan.json")
+else
+	say "ASan build failed"
+	logs+=("$asan/meson-logs/missing.json")
+fi
+
+say "unit suite under valgrind"
+meson test -C "$build" --suite unit --setup valgrind --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+cp "$build/meson-logs/testlog-valgrind.json" "$build/meson-logs/testlog-vg.json" 2>/dev/null
+logs+=("$build/meson-logs/testlog-vg.json")
+
+python3 tests/tap-summary.py "${logs[@]}"
