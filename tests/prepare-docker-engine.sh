@@ -3,7 +3,7 @@
 #   1. installs docker.io (and debootstrap) when missing,
 #   2. starts dockerd when nothing answers on the socket, and waits for /_ping,
 #   3. makes the base images the images build FROM (debian:bookworm-slim, and
-#      debian:bullseye-slim when PFS_BASE_IMAGES asks for it) when they are
+#      debian:bullseye-slim for the 2021-2022 mvfst pins) when they are
 #      absent and cannot be pulled: debootstrap + docker import.
 # Idempotent: run it twice and the second run only checks. Needs root for the
 # first two steps. Says what it does.
@@ -13,7 +13,7 @@ say() { echo "prepare-docker-engine: $*"; }
 die() { echo "prepare-docker-engine: error: $*" >&2; exit 1; }
 
 host=${DOCKER_HOST:-unix:///var/run/docker.sock}
-images=${PFS_BASE_IMAGES:-debian:bookworm-slim}
+images=${PFS_BASE_IMAGES:-debian:bookworm-slim debian:bullseye-slim}
 dockerd_log=${PFS_DOCKERD_LOG:-/var/log/pantherfs-dockerd.log}
 
 need_pkgs=()

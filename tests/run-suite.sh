@@ -2,7 +2,8 @@
 # The whole pantherfs test suite, as CI runs it (.ci/run calls this):
 #   packages (apt-get) -> a Docker engine and base image -> a -Werror build ->
 #   unit + integration suites -> unit suite under ASan+UBSan -> unit suite
-#   under valgrind -> one last line "N passed, M failed".
+#   under valgrind -> fuzzers for a bounded time -> one last line
+#   "N passed, M failed".
 # Usage: sudo bash tests/run-suite.sh   (from the source tree; root installs
 # packages and starts dockerd; later runs reuse both)
 set -uo pipefail
@@ -57,5 +58,18 @@ say "unit suite under valgrind"
 meson test -C "$build" --suite unit --setup valgrind --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
 cp "$build/meson-logs/testlog-valgrind.json" "$build/meson-logs/testlog-vg.json" 2>/dev/null
 logs+=("$build/meson-logs/testlog-vg.json")
+
+fuzz=$build-fuzz
+say "fuzzers, ${PFS_FUZZ_SECONDS:-60} s each, under ASan+UBSan ($fuzz)"
+if { [ -d "$fuzz" ] || CC=clang-14 meson setup "$fuzz" -Dfuzz=true -Dtests=false \
+	-Dfuzz_seconds="${PFS_FUZZ_SECONDS:-60}" -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fsanitize=fuzzer-no-link >/dev/null; } && ninja -C "$fuzz" >/dev/null; then
+	meson test -C "$fuzz" --suite fuzz --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+	cp "$fuzz/meson-logs/testlog.json" "$fuzz/meson-logs/testlog-fuzz.json"
+	logs+=("$fuzz/meson-logs/testlog-fuzz.json")
+else
+	say "fuzz build failed"
+	logs+=("$fuzz/meson-logs/missing.json")
+fi
 
 python3 tests/tap-summary.py "${logs[@]}"

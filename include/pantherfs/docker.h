@@ -196,6 +196,10 @@ struct docker_ctx_file {
 int docker_context_tar(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
 		       int fd, char sha256_hex[65], struct pfs_err *err);
 
+/* The SHA-256 docker_context_tar() would give, without keeping the tar. */
+int docker_context_sha256(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
+			  char sha256_hex[65], struct pfs_err *err);
+
 struct docker_build_opts {
 	const char *context_dir;            /* may be NULL when extra holds everything */
 	const struct docker_ctx_file *extra;

@@ -948,6 +948,24 @@ struct build_ctx {
 	bool failed;
 };
 
+/*
+ * "The command '<a RUN script of any length>' returned a non-zero code: 1":
+ * keep the start of the script and the end of the sentence, which is what
+ * says what happened.
+ */
+static void shorten_build_error(const char *text, char *out, size_t outlen)
+{
+	static const char head[] = "The command '";
+	const char *tail = strstr(text, "' returned a non-zero code");
+	size_t n = strlen(text);
+
+	if (n < 240 || strncmp(text, head, sizeof(head) - 1) || !tail) {
+		snprintf(out, outlen, "%s", text);
+		return;
+	}
+	snprintf(out, outlen, "%.*s ...%s", (int)(sizeof(head) - 1 + 80), text, tail);
+}
+
 static int build_text_line(void *ud, const char *line, size_t len, bool partial)
 {
 	struct build_ctx *b = ud;
@@ -990,7 +1008,7 @@ static int build_line(void *ud, json_t *obj, const char *raw, size_t len)
 		return 0;
 	case DOCKER_BUILD_ERROR:
 		b->failed = true;
-		snprintf(b->error, sizeof(b->error), "%s", m.text);
+		shorten_build_error(m.text, b->error, sizeof(b->error));
 		docker_lines_finish(&b->lines, build_text_line, b);
 		if (b->cbs.on_line) {
 			char *t = pfs_strdup_printf("ERROR: %s", m.text);

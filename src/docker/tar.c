@@ -440,3 +440,15 @@ out:
 	pl_free(&pl);
 	return r;
 }
+
+int docker_context_sha256(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
+			  char sha256_hex[65], struct pfs_err *err)
+{
+	int fd = open_tmpfile_for_context(), r;
+
+	if (fd < 0)
+		return pfs_err_set(err, fd, "cannot create a temporary file: %s", strerror(-fd));
+	r = docker_context_tar(dir, extra, n_extra, fd, sha256_hex, err);
+	close(fd);
+	return r;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test configurations: a PANTHER experiment document holding exactly one
+ * test, or that test's mapping alone, checked against PANTHER's schema and
+ * the catalogue, and turned into a plan the orchestrator can run.
+ *
+ * config_load() reports EVERY problem at once, one line each, in the form
+ *   config.yaml:14:9: services.client.protocol.target: no service named "srv"
+ * Paths are relative to the test (experiment-level keys keep their own
+ * path: docker.no_docker_cache). Keys PANTHER defines that pantherfs cannot
+ * apply are accepted and reported as warnings in the same form
+ *   config.yaml:22:11: services.s.config.max_streams_bidi: not applied: <why>
+ * and decisions worth knowing (which program a service runs, and why) as
+ * notes. Nothing is silently ignored.
+ *
+ * A loaded config is immutable and self-contained (it keeps no pointer into
+ * the input); it borrows cat_version pointers from the catalogue, which must
+ * outlive it.
+ */
+#ifndef PANTHERFS_CONFIG_H
+#define PANTHERFS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "pantherfs/catalog.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define CONFIG_MAX_SERVICES 64
+#define CONFIG_DEFAULT_TIMEOUT 60
+
+/* Inside every container: where generated certificates and results are mounted. */
+#define CONFIG_CERTS_DIR "/pantherfs/certs"
+#define CONFIG_RESULTS_DIR "/pantherfs/results"
+
+struct cfg_report {
+	char **errors;    /* each a full line without newline */
+	size_t n_errors;
+	char **warnings;
+	size_t n_warnings;
+	char **notes;
+	size_t n_notes;
+};
+
+void cfg_report_free(struct cfg_report *r);
+
+enum cfg_role {
+	CFG_SERVER,
+	CFG_CLIENT,
+};
+
+/* How a client's success is judged (servers: by not dying before the end). */
+struct cfg_success {
+	bool exit_code;         /* must exit 0 */
+	char **lines;           /* NULL-terminated; each must appear in its log */
+	bool finish_on_lines;   /* when all lines appeared the client is done: stop it */
+};
+
+/* Where a service's image comes from. */
+struct cfg_image {
+	bool prebuilt;          /* run `ref` as is (docker_image, build_from_source: false) */
+	char *ref;              /* prebuilt: the user's image; else NULL */
+	char *context_dir;      /* <data dir>/docker/<implementation> */
+	char *dockerfile;       /* relative to context_dir */
+	char **args;            /* build args: k, v, k, v, ..., NULL (pinned commits among them) */
+	char *repo;             /* "pantherfs/mvfst" */
+	char *tag_prefix;       /* "rfc9000": the engine appends the context hash */
+};
+
+struct cfg_service {
+	char *name;
+	enum cfg_role role;
+	const struct cat_version *version;
+	char *implementation;   /* "mvfst" */
+	char *version_name;     /* "rfc9000" */
+	char *program;          /* "echo" */
+	char *program_path;     /* "/opt/mvfst/bin/echo" */
+	char *template;         /* "mvfst/echo.jinja" */
+	char *target;           /* clients: the server service; else NULL */
+	long port;              /* servers: the port they listen on; clients: the target's */
+	long timeout_s;
+	char **env;             /* "K=V", NULL-terminated */
+	bool gen_certs;         /* mount a generated key pair at CONFIG_CERTS_DIR */
+	struct cfg_image image;
+	struct cfg_success success;
+	/* The template context, without the target's address and the wrapper
+	 * (render.c adds both). Owned. */
+	json_t *ctx;
+	int line;               /* where the service is defined in the file */
+};
+
+struct pfs_config {
+	char *name;             /* the test's name: field, or NULL */
+	char *description;
+	long timeout_s;         /* the run's bound: test timeout, else the largest service timeout */
+	bool force_build;       /* docker.force_build_docker_image and friends */
+	bool no_cache;
+	char **exec_envs;       /* execution environments in order: "strace", "gdb", ... */
+	struct cfg_service *svc;
+	size_t n_svc;
+	size_t n_clients;
+	json_t *summary;        /* the whole plan as JSON, for status.json */
+};
+
+/*
+ * Parses and checks a configuration. On success *out is the plan and rep may
+ * hold warnings and notes. On failure returns -EINVAL (or -EFBIG past
+ * CONFIG_MAX_BYTES), *out is untouched and rep->errors says why, each with
+ * its line and column. rep is always filled; free it with cfg_report_free().
+ */
+int config_load(const struct catalog *cat, const char *name, const char *data, size_t len,
+		struct pfs_config **out, struct cfg_report *rep);
+void config_free(struct pfs_config *c);
+
+const struct cfg_service *config_find_service(const struct pfs_config *c, const char *name);
+
+#endif
