@@ -3,8 +3,17 @@
  * pantherfs command line: options, subcommands, and (later) the mount.
  * Kept small: every piece of work lives in the library.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +22,193 @@
 #include "pantherfs/catalog.h"
 #include "pantherfs/config.h"
 #include "pantherfs/docker.h"
+#include "pantherfs/engine.h"
+#include "pantherfs/fs.h"
 #include "pantherfs/log.h"
 #include "pantherfs/render.h"
 #include "pantherfs/util.h"
 #include "pantherfs/banned.h"
 
+static const char *default_state_dir(void)
+{
+	static char dir[4096];
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (geteuid() == 0 && !xdg)
+		return "/var/lib/pantherfs";
+	if (xdg && *xdg)
+		snprintf(dir, sizeof(dir), "%s/pantherfs", xdg);
+	else
+		snprintf(dir, sizeof(dir), "%s/.local/state/pantherfs", home && *home ? home : "/tmp");
+	return dir;
+}
+
+/*
+ * Signals: the handler only writes a byte; a thread does the work. It ends
+ * every stream first (readers see EOF, not an aborted request), gives them
+ * a moment, then stops the session loop and wakes its main thread.
+ */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	char c = (char)sig;
+
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* nothing to do from a signal handler */
+	}
+}
+
+static void on_wake(int sig)
+{
+	(void)sig;
+}
+
+struct shutdown {
+	struct pfs_fs *fs;
+	struct fuse_session *se;
+	pthread_t main;
+};
+
+static void *shutdown_main(void *arg)
+{
+	struct shutdown *sd = arg;
+	char c = 0;
+
+	while (read(sig_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	if (!c)
+		return NULL; /* the loop ended by itself (fusermount3 -u) */
+	pfs_log(PFS_LOG_NOTICE, "signal %d: unmounting", c);
+	pfs_fs_close_streams(sd->fs);
+	usleep(250000);
+	fuse_session_exit(sd->se);
+	pthread_kill(sd->main, SIGUSR2);
+	return NULL;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }, wake = { .sa_handler = on_wake },
+			 ign = { .sa_handler = SIG_IGN };
+
+	if (pipe2(sig_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&wake.sa_mask);
+	sigemptyset(&ign.sa_mask);
+	/* no SA_RESTART on the wake-up: the loop's wait must return */
+	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGHUP, &sa, NULL) < 0 || sigaction(SIGUSR2, &wake, NULL) < 0 ||
+	    sigaction(SIGPIPE, &ign, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * libfuse skips the unmount when the device already reports an error (an
+ * aborted connection), which can leave a dead mount ("Transport endpoint is
+ * not connected"). Detach it then, so a stopped pantherfs never leaves one.
+ */
+static void ensure_unmounted(const char *mountpoint)
+{
+	struct stat st;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	if (geteuid() == 0 && umount2(mountpoint, MNT_DETACH) == 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", mountpoint, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static int cmd_mount(const char *mountpoint, const char *host, const char *state_dir, const char *data_dir,
+		     bool foreground, bool debug, struct fuse_args *args)
+{
+	struct engine_opts eo = { .state_dir = state_dir, .data_dir = data_dir, .docker_host = host,
+				  .notify = pfs_fs_notify };
+	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 10 };
+	struct shutdown sd = { .main = pthread_self() };
+	pthread_t sd_thread;
+	bool sd_started = false;
+	struct fuse_session *se = NULL;
+	struct engine *e = NULL;
+	struct pfs_fs *fs = NULL;
+	struct pfs_err err = { 0 };
+	int rc = 1;
+
+	if (debug)
+		fuse_opt_add_arg(args, "-d");
+	if (pfs_fs_new(&fs) < 0) {
+		fprintf(stderr, "pantherfs: out of memory\n");
+		return 1;
+	}
+	eo.notify_ud = fs;
+	se = fuse_session_new(args, pfs_fs_ops(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (!se)
+		goto out;
+	if (install_signals() < 0)
+		goto out;
+	if (fuse_session_mount(se, mountpoint) != 0)
+		goto out;
+	if (fuse_daemonize(foreground) != 0)
+		goto out_unmount;
+	if (!foreground)
+		pfs_log_use_syslog(1);
+	/* after daemonizing: the engine's threads must live in the final process */
+	if (engine_new(&eo, &e, &err) < 0) {
+		pfs_err_log("%s", err.msg);
+		goto out_unmount;
+	}
+	if (pfs_fs_start(fs, e, se) < 0)
+		goto out_engine;
+	sd.fs = fs;
+	sd.se = se;
+	sd.main = pthread_self();
+	sd_started = pthread_create(&sd_thread, NULL, shutdown_main, &sd) == 0;
+	pfs_log(PFS_LOG_NOTICE, "mounted on %s (state %s)", mountpoint, state_dir);
+	rc = fuse_session_loop_mt(se, &loop) == 0 ? 0 : 1;
+	if (sd_started) {
+		char zero = 0;
+
+		if (write(sig_pipe[1], &zero, 1) < 0) {
+			/* the thread already read its byte */
+		}
+		pthread_join(sd_thread, NULL);
+	}
+	/* the orchestrator stops first: parked readers get their end, runs go on in Docker */
+	pfs_fs_stop(fs);
+out_engine:
+	engine_free(e);
+out_unmount:
+	fuse_session_unmount(se);
+	ensure_unmounted(mountpoint);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	pfs_fs_free(fs);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pantherfs [options] COMMAND\n"
+		"usage: pantherfs [options] [SOURCE] MOUNTPOINT\n"
+		"       pantherfs [options] check FILE\n"
+		"       pantherfs [options] render FILE [--address SERVICE=IP ...]\n"
+		"       pantherfs [options] engine\n"
+		"\n"
+		"Mounts pantherfs at MOUNTPOINT: mkdir tests/<name>, write a PANTHER test config\n"
+		"to tests/<name>/config.yaml, and read status, events, logs. See MOUNTPOINT/README.\n"
 		"\n"
 		"commands:\n"
 		"  check FILE           validate a test configuration: every error with its\n"
-		"                       line, then warnings (keys not applied) and notes;\n"
+		"                       line, then warnings (keys not applied), notes and images;\n"
 		"                       exit status 1 on errors\n"
 		"  render FILE [--address SERVICE=IP ...]\n"
 		"                       print each service's command line\n"
@@ -36,11 +219,16 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --docker-host=URL    unix:///path or tcp://host:port\n"
 		"                       (default: $DOCKER_HOST, else unix://" DOCKER_DEFAULT_SOCKET ")\n"
+		"  --state-dir=DIR      configs, events, logs and runs (default: %s)\n"
 		"  --data-dir=DIR       where version_configs/, templates/ and docker/ are\n"
 		"                       (default: %s)\n"
-		"  -d, --debug          debug log on stderr\n"
+		"  -f                   stay in the foreground (logs on stderr)\n"
+		"  -d, --debug          debug log (and libfuse's); implies -f\n"
+		"  -o OPT[,OPT...]      mount options (allow_other, auto_unmount, ...); also\n"
+		"                       state_dir=DIR, data_dir=DIR, docker_host=URL (fstab)\n"
 		"  -h, --help           this text\n"
-		"  -V, --version        print the version\n", catalog_default_data_dir());
+		"  -V, --version        print the version\n",
+		default_state_dir(), catalog_default_data_dir());
 }
 
 static int load_config_file(const char *data_dir, const char *file, struct catalog **cat,
@@ -207,16 +395,24 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "docker-host", required_argument, NULL, 'H' },
 		{ "data-dir", required_argument, NULL, 'D' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "address", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *host = NULL;
-	const char *data_dir = NULL;
-	int ch;
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	const char *host = NULL, *data_dir = NULL, *state_dir = NULL;
+	char **rest = calloc((size_t)argc * 2 + 1, sizeof(*rest)), **addr = calloc((size_t)argc + 1, sizeof(*addr));
+	bool foreground = false, debug = false;
+	int nrest = 0, naddr = 0, ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
+	if (!rest || !addr)
+		return 1;
+	fuse_opt_add_arg(&fargs, argv[0]);
+	/* options anywhere; render's --address values are handed on to render */
+	while ((ch = getopt_long(argc, argv, "dfhVo:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -224,8 +420,34 @@ int main(int argc, char **argv)
 		case 'D':
 			data_dir = optarg;
 			break;
+		case 'S':
+			state_dir = optarg;
+			break;
 		case 'd':
+			debug = true;
+			foreground = true;
 			pfs_log_set_level(PFS_LOG_DEBUG);
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'o':
+			/* ours (for fstab lines) out, libfuse's on */
+			for (char *save = NULL, *o = strtok_r(optarg, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+				if (!strncmp(o, "state_dir=", 10))
+					state_dir = o + 10;
+				else if (!strncmp(o, "data_dir=", 9))
+					data_dir = o + 9;
+				else if (!strncmp(o, "docker_host=", 12))
+					host = o + 12;
+				else {
+					fuse_opt_add_arg(&fargs, "-o");
+					fuse_opt_add_arg(&fargs, o);
+				}
+			}
+			break;
+		case 'A':
+			addr[naddr++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -238,19 +460,39 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc) {
+	for (int i = optind; i < argc; i++)
+		rest[nrest++] = argv[i];
+	/* render's --address values, after its file, wherever they were written */
+	for (int i = 0; i < naddr; i++) {
+		rest[nrest++] = "--address";
+		rest[nrest++] = addr[i];
+	}
+	if (nrest == 0) {
 		usage(stderr);
 		return 2;
 	}
 	if (!data_dir)
 		data_dir = catalog_default_data_dir();
-	if (!strcmp(argv[optind], "engine"))
-		return cmd_engine(host);
-	if (!strcmp(argv[optind], "check"))
-		return cmd_check(data_dir, argc - optind - 1, argv + optind + 1);
-	if (!strcmp(argv[optind], "render"))
-		return cmd_render(data_dir, argc - optind - 1, argv + optind + 1);
-	fprintf(stderr, "pantherfs: unknown command \"%s\"\n", argv[optind]);
-	usage(stderr);
-	return 2;
+	if (!state_dir)
+		state_dir = default_state_dir();
+	if (!strcmp(rest[0], "engine"))
+		rc = cmd_engine(host);
+	else if (!strcmp(rest[0], "check"))
+		rc = cmd_check(data_dir, nrest - 1, rest + 1);
+	else if (!strcmp(rest[0], "render"))
+		rc = cmd_render(data_dir, nrest - 1, rest + 1);
+	else if (nrest == 1)
+		rc = cmd_mount(rest[0], host, state_dir, data_dir, foreground, debug, &fargs);
+	else if (nrest == 2)
+		/* mount.fuse3 (an fstab line) calls: pantherfs SOURCE MOUNTPOINT -o OPTS */
+		rc = cmd_mount(rest[1], host, state_dir, data_dir, foreground, debug, &fargs);
+	else {
+		fprintf(stderr, "pantherfs: one mountpoint, not \"%s %s\"\n", rest[0], rest[1]);
+		usage(stderr);
+		rc = 2;
+	}
+	fuse_opt_free_args(&fargs);
+	free(rest);
+	free(addr);
+	return rc;
 }

@@ -40,8 +40,16 @@ else
 	[ "$(id -u)" = 0 ] || die "no engine answers at $host; run as root to start dockerd"
 	sock=${host#unix://}
 	say "starting dockerd (log: $dockerd_log)"
+	# --live-restore: containers keep running while the engine restarts (the
+	# orchestrator's reconnection test restarts it). The command line is kept
+	# so that the test can start it again the same way.
+	# PFS_DOCKER_POOL: where bridge networks take their addresses from.
+	# --default-address-pool: 256 bridge networks instead of about 31, for
+	# the suites that run many tests at once.
+	cmd=(dockerd -H "unix://$sock" --live-restore --default-address-pool "base=${PFS_DOCKER_POOL:-10.210.0.0/16},size=24")
+	printf '%s\n' "${cmd[@]}" > /run/pantherfs-dockerd.cmd
 	# setsid: the engine outlives this script and the shell that ran it
-	setsid nohup dockerd -H "unix://$sock" >>"$dockerd_log" 2>&1 < /dev/null &
+	setsid nohup "${cmd[@]}" >>"$dockerd_log" 2>&1 < /dev/null &
 	echo $! > /run/pantherfs-dockerd.pid
 	for _ in $(seq 1 120); do
 		engine_up && break

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole pantherfs test suite, as CI runs it (.ci/run calls this):
 #   packages (apt-get) -> a Docker engine and base image -> a -Werror build ->
-#   unit + integration suites -> unit suite under ASan+UBSan -> unit suite
+#   unit + integration suites -> unit suite and the orchestrator's suite under
+#   ASan+UBSan -> the orchestrator's suite under ThreadSanitizer -> unit suite
 #   under valgrind -> fuzzers for a bounded time -> one last line
 #   "N passed, M failed".
 # Usage: sudo bash tests/run-suite.sh   (from the source tree; root installs
@@ -49,9 +50,27 @@ if { [ -d "$asan" ] || meson setup "$asan" -Dwerror=true -Db_sanitize=address,un
 		meson test -C "$asan" --suite unit --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
 	cp "$asan/meson-logs/testlog.json" "$asan/meson-logs/testlog-asan.json"
 	logs+=("$asan/meson-logs/testlog-asan.json")
+	say "the orchestrator's integration suite under ASan+UBSan"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CK_FORK=no \
+		meson test -C "$asan" engine --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+	cp "$asan/meson-logs/testlog.json" "$asan/meson-logs/testlog-asan-engine.json"
+	logs+=("$asan/meson-logs/testlog-asan-engine.json")
 else
 	say "ASan build failed"
 	logs+=("$asan/meson-logs/missing.json")
+fi
+
+tsan=$build-tsan
+say "the orchestrator's integration suite under ThreadSanitizer ($tsan)"
+if { [ -d "$tsan" ] || meson setup "$tsan" -Dwerror=true -Db_sanitize=thread -Db_lundef=false >/dev/null; } &&
+	ninja -C "$tsan" >/dev/null; then
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_FORK=no \
+		meson test -C "$tsan" engine --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+	cp "$tsan/meson-logs/testlog.json" "$tsan/meson-logs/testlog-tsan.json"
+	logs+=("$tsan/meson-logs/testlog-tsan.json")
+else
+	say "TSan build failed"
+	logs+=("$tsan/meson-logs/missing.json")
 fi
 
 say "unit suite under valgrind"

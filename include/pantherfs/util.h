@@ -40,6 +40,12 @@ int pfs_parse_long(const char *s, long min, long max, long *out);
 int pfs_read_file(const char *path, struct pfs_buf *b);
 /* Writes tmp file, fsyncs it, renames over path, fsyncs the directory. */
 int pfs_write_file_atomic(const char *path, const void *data, size_t len);
+/*
+ * Like pfs_write_file_atomic without the fsyncs: readers see the old or the
+ * new content, never a mix, and the order of syscalls survives a killed
+ * process (not a power cut). For files rewritten often (positions).
+ */
+int pfs_write_file_replace(const char *path, const void *data, size_t len);
 /* Appends and fsyncs (datasync); creates the file with 0644 when missing. */
 int pfs_append_file(const char *path, const void *data, size_t len);
 /* write(2) until done, retrying EINTR. */

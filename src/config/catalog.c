@@ -57,16 +57,31 @@ struct catalog {
 	size_t n_tmpls;
 };
 
+/*
+ * From the build dir: the source tree. Installed: <prefix>/share/pantherfs
+ * found next to the binary (bin/../share/pantherfs), so an install under a
+ * DESTDIR or a moved prefix works too; else the configured path.
+ */
 const char *catalog_default_data_dir(void)
 {
-	static char exe[PATH_MAX];
+	static char exe[PATH_MAX], rel[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	size_t root = strlen(PFS_BUILD_ROOT);
+	char *slash;
 
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((size_t)n > root && !strncmp(exe, PFS_BUILD_ROOT, root) && exe[root] == '/')
-			return PFS_SOURCE_DIR;
+	if (n <= 0)
+		return PFS_DATADIR;
+	exe[n] = '\0';
+	if ((size_t)n > root && !strncmp(exe, PFS_BUILD_ROOT, root) && exe[root] == '/')
+		return PFS_SOURCE_DIR;
+	slash = strrchr(exe, '/');
+	if (slash) {
+		struct stat st;
+
+		*slash = '\0';
+		snprintf(rel, sizeof(rel), "%s/../share/pantherfs", exe);
+		if (stat(rel, &st) == 0 && S_ISDIR(st.st_mode) && realpath(rel, exe))
+			return exe;
 	}
 	return PFS_DATADIR;
 }

@@ -171,7 +171,7 @@ int pfs_write_file_atomic(const char *path, const void *data, size_t len)
 	char tmp[PATH_MAX];
 	int fd, r;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)gettid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -188,6 +188,26 @@ int pfs_write_file_atomic(const char *path, const void *data, size_t len)
 		return r;
 	}
 	return fsync_dir_of(path);
+}
+
+int pfs_write_file_replace(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd, r;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)gettid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = pfs_write_all(fd, data, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
 }
 
 int pfs_append_file(const char *path, const void *data, size_t len)

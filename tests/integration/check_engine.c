@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The orchestrator in-process against the real engine, with real QUIC
+ * (ngtcp2): verdicts (success, a client exiting 1, a server dying, a client
+ * hanging past the timeout, a server-only soak), events without gaps, logs
+ * equal to what Docker has, a config replaced mid-run, ctl verbs, removal,
+ * and twenty tests at once. No FUSE. Each test uses its own state dir; an
+ * unchecked teardown removes everything labelled with their instance ids.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pfs_check.h"
+#include "pantherfs/docker.h"
+#include "pantherfs/engine.h"
+#include "pantherfs/util.h"
+
+static char root[] = "/tmp/pfs-engine-XXXXXX";
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static struct engine *eng(const char *name)
+{
+	struct engine_opts o = { .data_dir = getenv("PFS_SOURCE_DIR"), .stop_grace_s = 2 };
+	struct engine *e = NULL;
+	struct pfs_err err = { 0 };
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	o.state_dir = dir;
+	ck_assert_msg(engine_new(&o, &e, &err) == 0, "%s", err.msg);
+	return e;
+}
+
+static void apply(struct engine *e, const char *test, const char *yaml)
+{
+	struct cfg_report rep;
+	int r = engine_test_apply_config(e, test, yaml, strlen(yaml), &rep);
+
+	ck_assert_msg(r == 0, "apply: %d %s", r, rep.n_errors ? rep.errors[0] : "");
+	cfg_report_free(&rep);
+}
+
+static char *file(struct engine *e, const char *test, int run, const char *svc, const char *name)
+{
+	struct engine_file f;
+	char *out;
+
+	ck_assert_msg(engine_file_get(e, test, run, svc, name, &f) == 0, "%s/%d/%s/%s", test, run,
+		      svc ? svc : "", name);
+	if (f.growing) {
+		struct pfs_buf b = PFS_BUF_INIT(64u << 20);
+
+		ck_assert_int_eq(pfs_read_file(f.path, &b), 0);
+		ck_assert_uint_ge(b.len, f.len);
+		pfs_buf_truncate(&b, f.len);
+		out = pfs_buf_steal(&b, NULL);
+	} else {
+		out = strndup(f.data, f.len);
+	}
+	engine_file_release(&f);
+	return out;
+}
+
+/* Waits until run `run` (0: current) is over; returns its status line. */
+static char *wait_done(struct engine *e, const char *test, int run, int secs)
+{
+	uint64_t until = pfs_now_ms() + (uint64_t)secs * 1000;
+
+	while (engine_run_live(e, test, run)) {
+		ck_assert_msg(pfs_now_ms() < until, "%s still live after %d s: %s", test, secs,
+			      file(e, test, run, NULL, "status"));
+		usleep(100000);
+	}
+	return file(e, test, run, NULL, "status");
+}
+
+static void wait_state(struct engine *e, const char *test, const char *word, int secs)
+{
+	uint64_t until = pfs_now_ms() + (uint64_t)secs * 1000;
+	char st[64] = "";
+
+	for (;;) {
+		ck_assert_int_eq(engine_test_state(e, test, st, sizeof(st)), 0);
+		if (!strcmp(st, word))
+			return;
+		ck_assert_msg(pfs_now_ms() < until, "%s: waiting for %s, still %s", test, word, st);
+		usleep(50000);
+	}
+}
+
+/* Events: valid JSON lines numbered 1..N without gap; returns them as an array. */
+static json_t *events(struct engine *e, const char *test)
+{
+	char *txt = file(e, test, 0, NULL, "events"), *save = NULL;
+	json_t *arr = json_array();
+	json_int_t want = 1;
+
+	for (char *l = strtok_r(txt, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(l, 0, NULL);
+
+		ck_assert_msg(ev != NULL, "not JSON: %s", l);
+		ck_assert_msg(json_integer_value(json_object_get(ev, "seq")) == want, "seq %lld where %lld was due",
+			      (long long)json_integer_value(json_object_get(ev, "seq")), (long long)want);
+		ck_assert_str_eq(json_string_value(json_object_get(ev, "test")), test);
+		ck_assert(json_is_string(json_object_get(ev, "time")));
+		want++;
+		json_array_append_new(arr, ev);
+	}
+	free(txt);
+	return arr;
+}
+
+static int count_type(json_t *evs, const char *type, const char *svc)
+{
+	json_t *ev;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(evs, i, ev)
+		if (!strcmp(json_string_value(json_object_get(ev, "type")), type) &&
+		    (!svc || !strcmp(json_string_value(json_object_get(ev, "service")) ?: "", svc)))
+			n++;
+	return n;
+}
+
+static struct docker_client *client(void)
+{
+	struct docker_client_opts o = { .timeout_ms = 60000 };
+	struct docker_client *c = NULL;
+
+	ck_assert_int_eq(docker_client_new(&o, &c, NULL), 0);
+	return c;
+}
+
+/* A service's log file equals, byte for byte, what Docker has for its container. */
+static void logs_match(struct engine *e, const char *test, int run, const char *svc)
+{
+	struct docker_client *c = client();
+	struct pfs_buf want = PFS_BUF_INIT(64u << 20);
+	char *id = file(e, test, run, svc, "container"), *got = file(e, test, run, svc, "logs");
+	struct pfs_err err = { 0 };
+
+	id[strcspn(id, "\n")] = '\0';
+	ck_assert_str_ne(id, "");
+	ck_assert_msg(docker_container_logs_sync(c, id, false, &want, &want, &err) == 0, "%s", err.msg);
+	ck_assert_msg(strlen(got) == want.len && !memcmp(got, pfs_buf_str(&want), want.len),
+		      "%s: %zu bytes logged, Docker has %zu", svc, strlen(got), want.len);
+	free(id);
+	free(got);
+	pfs_buf_free(&want);
+	docker_client_free(c);
+}
+
+static int containers_of(struct engine *e, const char *test, int run)
+{
+	struct docker_client *c = client();
+	char inst[64], l1[128], l2[128], l3[64], path[300];
+	const char *labels[] = { l1, l2, run ? l3 : NULL, NULL };
+	struct pfs_buf b = PFS_BUF_INIT(64);
+	json_t *list = NULL;
+	int n;
+
+	(void)e;
+	snprintf(path, sizeof(path), "%s/%s/instance", root, test);
+	ck_assert_int_eq(pfs_read_file(path, &b), 0);
+	snprintf(inst, sizeof(inst), "%.16s", b.ptr);
+	pfs_buf_free(&b);
+	snprintf(l1, sizeof(l1), "pantherfs.instance=%s", inst);
+	snprintf(l2, sizeof(l2), "pantherfs.test=%s", test);
+	snprintf(l3, sizeof(l3), "pantherfs.run=%d", run);
+	ck_assert_int_eq(docker_container_list(c, labels, true, &list, NULL), 0);
+	n = (int)json_array_size(list);
+	json_decref(list);
+	docker_client_free(c);
+	return n;
+}
+
+static const char pair[] =
+	"services:\n"
+	"  server:\n    timeout: 60\n    implementation: {name: ngtcp2}\n    protocol: {role: server}\n"
+	"  client:\n    timeout: 60\n    implementation: {name: ngtcp2}\n    protocol: {role: client, target: server}\n"
+	"    config: {download: 1M}\n";
+
+/* ---- verdicts ---------------------------------------------------------------------------------- */
+
+START_TEST(quic_run_succeeds)
+{
+	struct engine *e = eng("ok");
+	struct pfs_err err = { 0 };
+	char *st, *logs, *addr, *js;
+	json_t *evs, *status;
+
+	ck_assert_int_eq(engine_test_create(e, "ok", &err), 0);
+	st = file(e, "ok", 0, NULL, "status");
+	ck_assert_str_eq(st, "empty\n");
+	free(st);
+	apply(e, "ok", pair);
+	st = wait_done(e, "ok", 0, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	logs = file(e, "ok", 0, "client", "logs");
+	ck_assert_msg(strstr(logs, "1M: OK\n") != NULL, "%s", logs);
+	free(logs);
+	addr = file(e, "ok", 0, "server", "address");
+	ck_assert_uint_gt(strlen(addr), 7);
+	free(addr);
+	logs_match(e, "ok", 0, "server");
+	logs_match(e, "ok", 0, "client");
+	js = file(e, "ok", 0, NULL, "status.json");
+	status = json_loads(js, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(status, "state")), "succeeded");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(status, "services"),
+									   "client"), "exit_code")), 0);
+	json_decref(status);
+	free(js);
+
+	evs = events(e, "ok");
+	/* the run's story, in order */
+	{
+		static const char *const order[] = { "test.created", "config.accepted", "run.started", "network.created",
+						     "service.created", "service.started", "service.ready", "service.exited",
+						     "run.succeeded" };
+		size_t at = 0;
+		json_t *ev;
+		size_t i;
+
+		json_array_foreach(evs, i, ev)
+			if (at < PFS_ARRAY_SIZE(order) && !strcmp(json_string_value(json_object_get(ev, "type")), order[at]))
+				at++;
+		ck_assert_msg(at == PFS_ARRAY_SIZE(order), "events out of order: got to %s", at < PFS_ARRAY_SIZE(order) ? order[at] : "");
+	}
+	ck_assert_int_eq(count_type(evs, "service.ready", "server"), 1);
+	ck_assert_int_eq(count_type(evs, "run.succeeded", NULL), 1);
+	json_decref(evs);
+	/* the run's files, frozen under runs/1 */
+	st = file(e, "ok", 1, NULL, "status");
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	engine_free(e);
+}
+END_TEST
+
+static void expect_verdict(const char *name, const char *yaml, const char *want)
+{
+	struct engine *e = eng(name);
+	struct pfs_err err = { 0 };
+	char *st;
+
+	ck_assert_int_eq(engine_test_create(e, name, &err), 0);
+	apply(e, name, yaml);
+	st = wait_done(e, name, 0, 300);
+	ck_assert_str_eq(st, want);
+	free(st);
+	engine_free(e);
+}
+
+START_TEST(client_exiting_1_fails)
+{
+	expect_verdict("exit1",
+		       "services:\n"
+		       "  server: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: server}}\n"
+		       "  client: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: client, target: server},\n"
+		       "           config: {initial_rtt: garbage}}\n",
+		       "failed client client exited 1\n");
+}
+END_TEST
+
+START_TEST(server_dying_before_ready_fails)
+{
+	expect_verdict("early",
+		       "services:\n"
+		       "  server: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: server},\n"
+		       "           config: {certificate_file: /nonexistent/cert.pem, private_key_file: /nonexistent/key.pem}}\n"
+		       "  client: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: client, target: server}}\n",
+		       "failed server server exited 1 before it answered QUIC\n");
+}
+END_TEST
+
+START_TEST(server_dying_mid_run_fails)
+{
+	struct engine *e = eng("dies");
+	struct docker_client *c = client();
+	struct pfs_err err = { 0 };
+	char *id, *st;
+	json_t *evs;
+
+	ck_assert_int_eq(engine_test_create(e, "dies", &err), 0);
+	apply(e, "dies", "services:\n  server: {timeout: 120, implementation: {name: ngtcp2}, protocol: {role: server}}\n");
+	wait_state(e, "dies", "running", 300);
+	id = file(e, "dies", 0, "server", "container");
+	id[strcspn(id, "\n")] = '\0';
+	/* a crash, as far as the orchestrator can tell */
+	ck_assert_int_eq(docker_container_kill(c, id, "SIGKILL", &err), 0);
+	st = wait_done(e, "dies", 0, 60);
+	ck_assert_str_eq(st, "failed server server exited 137\n");
+	evs = events(e, "dies");
+	ck_assert_int_eq(count_type(evs, "service.exited", "server"), 1);
+	json_decref(evs);
+	free(st);
+	free(id);
+	docker_client_free(c);
+	engine_free(e);
+}
+END_TEST
+
+START_TEST(client_hanging_is_stopped_at_timeout)
+{
+	struct engine *e = eng("hang");
+	struct pfs_err err = { 0 };
+	char *st, *cst;
+
+	ck_assert_int_eq(engine_test_create(e, "hang", &err), 0);
+	/* the client drops every packet it receives: it never finishes */
+	apply(e, "hang",
+	      "timeout: 6\n"
+	      "services:\n"
+	      "  server: {implementation: {name: ngtcp2}, protocol: {role: server}}\n"
+	      "  client: {implementation: {name: ngtcp2}, protocol: {role: client, target: server},\n"
+	      "           config: {rx-loss: 1.0}}\n");
+	st = wait_done(e, "hang", 0, 300);
+	ck_assert_str_eq(st, "failed timeout after 6 s\n");
+	cst = file(e, "hang", 0, "client", "status");
+	ck_assert_str_eq(cst, "stopped\n");
+	free(cst);
+	free(st);
+	engine_free(e);
+}
+END_TEST
+
+START_TEST(server_only_soak_succeeds)
+{
+	expect_verdict("soak", "timeout: 3\nservices:\n  server: {implementation: {name: ngtcp2}, protocol: {role: server}}\n",
+		       "succeeded servers ran their 3 s\n");
+}
+END_TEST
+
+/* ---- changing a live test ------------------------------------------------------------------------- */
+
+START_TEST(new_config_stops_and_archives)
+{
+	struct engine *e = eng("swap");
+	struct pfs_err err = { 0 };
+	static const char bad[] = "services: {s: {implementation: {name: ngtcp2}, protocol: {role: peer}}}\n";
+	struct cfg_report rep;
+	char *st, *cfg1;
+	size_t nruns;
+	int *runs;
+	json_t *evs;
+
+	ck_assert_int_eq(engine_test_create(e, "swap", &err), 0);
+	apply(e, "swap", "services:\n  server: {timeout: 120, implementation: {name: ngtcp2}, protocol: {role: server}}\n");
+	wait_state(e, "swap", "running", 300);
+	/* a bad config changes nothing: the run goes on, error says why */
+	ck_assert_int_eq(engine_test_apply_config(e, "swap", bad, strlen(bad), &rep), -EINVAL);
+	cfg_report_free(&rep);
+	ck_assert(engine_run_live(e, "swap", 1));
+	st = file(e, "swap", 0, NULL, "error");
+	ck_assert_msg(strstr(st, "config.yaml:1:65: services.s.protocol.role: \"peer\": must be server or client\n"), "%s", st);
+	free(st);
+	/* a good one stops run 1 and starts run 2 */
+	apply(e, "swap", pair);
+	st = wait_done(e, "swap", 1, 60);
+	ck_assert_str_eq(st, "stopped stopped\n");
+	free(st);
+	cfg1 = file(e, "swap", 1, NULL, "config.yaml");
+	ck_assert_ptr_nonnull(strstr(cfg1, "timeout: 120"));
+	free(cfg1);
+	st = wait_done(e, "swap", 2, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	/* run 1's containers went when run 2 started; run 2's stay for inspection */
+	ck_assert_int_eq(containers_of(e, "swap", 1), 0);
+	ck_assert_int_eq(containers_of(e, "swap", 2), 2);
+	runs = engine_run_numbers(e, "swap", &nruns);
+	ck_assert_uint_eq(nruns, 2);
+	ck_assert_int_eq(runs[0], 1);
+	ck_assert_int_eq(runs[1], 2);
+	free(runs);
+	evs = events(e, "swap");
+	ck_assert_int_eq(count_type(evs, "config.rejected", NULL), 1);
+	ck_assert_int_eq(count_type(evs, "run.stopped", NULL), 1);
+	ck_assert_int_eq(count_type(evs, "run.succeeded", NULL), 1);
+	json_decref(evs);
+	engine_free(e);
+}
+END_TEST
+
+START_TEST(ctl_verbs_and_removal)
+{
+	struct engine *e = eng("ctl");
+	struct pfs_err err = { 0 };
+	char *st;
+
+	ck_assert_int_eq(engine_test_create(e, "ctl", &err), 0);
+	ck_assert_int_eq(engine_test_create(e, "ctl", &err), -EEXIST);
+	ck_assert_int_eq(engine_test_create(e, "bad name", &err), -EINVAL);
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "start", &err), -ENOEXEC);
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "frobnicate", &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "unknown verb \"frobnicate\" (start, stop, restart, rebuild, kill)");
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "stop", &err), 0); /* nothing to stop: fine */
+	apply(e, "ctl", "services:\n  server: {timeout: 120, implementation: {name: ngtcp2}, protocol: {role: server}}\n");
+	wait_state(e, "ctl", "running", 300);
+	ck_assert_int_eq(engine_test_remove(e, "ctl", &err), -EBUSY);
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "stop", &err), 0);
+	st = wait_done(e, "ctl", 1, 60);
+	ck_assert_str_eq(st, "stopped stopped\n");
+	free(st);
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "stop", &err), 0); /* stopped: a no-op */
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "restart", &err), 0);
+	wait_state(e, "ctl", "running", 300);
+	ck_assert_int_eq(engine_test_ctl(e, "ctl", "kill", &err), 0);
+	st = wait_done(e, "ctl", 2, 60);
+	ck_assert_str_eq(st, "stopped killed\n");
+	free(st);
+	ck_assert_int_eq(containers_of(e, "ctl", 2), 1);
+	ck_assert_int_eq(engine_test_remove(e, "ctl", &err), 0);
+	ck_assert_int_eq(engine_test_remove(e, "ctl", &err), -ENOENT);
+	/* the containers go with the test (the monitor sweeps them) */
+	for (int i = 0; i < 100 && containers_of(e, "ctl", 0); i++)
+		usleep(100000);
+	ck_assert_int_eq(containers_of(e, "ctl", 0), 0);
+	engine_free(e);
+}
+END_TEST
+
+/* ---- many at once -------------------------------------------------------------------------------- */
+
+START_TEST(twenty_tests_at_once)
+{
+	struct engine *e = eng("twenty");
+	struct pfs_err err = { 0 };
+	char name[32];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "t%02d", i);
+		ck_assert_int_eq(engine_test_create(e, name, &err), 0);
+		apply(e, name, pair);
+	}
+	for (int i = 0; i < 20; i++) {
+		char *st;
+
+		snprintf(name, sizeof(name), "t%02d", i);
+		st = wait_done(e, name, 0, 600);
+		ck_assert_msg(!strcmp(st, "succeeded 1 client finished\n"), "%s: %s", name, st);
+		free(st);
+	}
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "t%02d", i);
+		ck_assert_int_eq(engine_test_remove(e, name, &err), 0);
+	}
+	engine_free(e);
+}
+END_TEST
+
+/* ---- cleanup -------------------------------------------------------------------------------------- */
+
+static void sweep(void)
+{
+	struct docker_client_opts o = { .timeout_ms = 60000 };
+	struct docker_client *c = NULL;
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	if (!d || docker_client_new(&o, &c, NULL) < 0) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char path[512], label[64];
+		struct pfs_buf b = PFS_BUF_INIT(64);
+		const char *labels[] = { label, NULL };
+		json_t *list = NULL, *it;
+		size_t i;
+
+		snprintf(path, sizeof(path), "%s/%s/instance", root, de->d_name);
+		if (de->d_name[0] == '.' || pfs_read_file(path, &b) < 0)
+			continue;
+		snprintf(label, sizeof(label), "pantherfs.instance=%.16s", b.ptr);
+		pfs_buf_free(&b);
+		if (docker_container_list(c, labels, true, &list, NULL) == 0)
+			json_array_foreach(list, i, it)
+				docker_container_remove(c, json_string_value(json_object_get(it, "Id")), true, NULL);
+		json_decref(list);
+		list = NULL;
+		if (docker_network_list(c, labels, &list, NULL) == 0)
+			json_array_foreach(list, i, it)
+				docker_network_remove(c, json_string_value(json_object_get(it, "Id")), NULL);
+		json_decref(list);
+	}
+	closedir(d);
+	docker_client_free(c);
+}
+
+static void teardown(void)
+{
+	sweep();
+	pfs_rm_rf(root);
+}
+
+START_TEST(nothing_left_behind)
+{
+	struct docker_client *c = client();
+	int mine = 0;
+
+	/* what the tests above made, by their instances (other suites may be running) */
+	sweep();
+	{
+		struct dirent *de;
+		DIR *d = opendir(root);
+
+		while (d && (de = readdir(d))) {
+			char path[512], label[64];
+			struct pfs_buf b = PFS_BUF_INIT(64);
+			const char *l2[] = { label, NULL };
+			json_t *cl = NULL, *nl = NULL;
+
+			snprintf(path, sizeof(path), "%s/%s/instance", root, de->d_name);
+			if (de->d_name[0] == '.' || pfs_read_file(path, &b) < 0)
+				continue;
+			snprintf(label, sizeof(label), "pantherfs.instance=%.16s", b.ptr);
+			pfs_buf_free(&b);
+			ck_assert_int_eq(docker_container_list(c, l2, true, &cl, NULL), 0);
+			ck_assert_int_eq(docker_network_list(c, l2, &nl, NULL), 0);
+			mine += (int)json_array_size(cl) + (int)json_array_size(nl);
+			json_decref(cl);
+			json_decref(nl);
+		}
+		if (d)
+			closedir(d);
+	}
+	ck_assert_int_eq(mine, 0);
+	docker_client_free(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *t = tcase_create("engine");
+
+	tcase_set_timeout(t, 900);
+	tcase_add_unchecked_fixture(t, NULL, teardown);
+	tcase_add_test(t, quic_run_succeeds);
+	tcase_add_test(t, client_exiting_1_fails);
+	tcase_add_test(t, server_dying_before_ready_fails);
+	tcase_add_test(t, server_dying_mid_run_fails);
+	tcase_add_test(t, client_hanging_is_stopped_at_timeout);
+	tcase_add_test(t, server_only_soak_succeeds);
+	tcase_add_test(t, new_config_stops_and_archives);
+	tcase_add_test(t, ctl_verbs_and_removal);
+	tcase_add_test(t, twenty_tests_at_once);
+	tcase_add_test(t, nothing_left_behind);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	struct docker_client *c = NULL;
+	struct docker_client_opts o = { .timeout_ms = 5000 };
+	struct pfs_err err = { 0 };
+	int r;
+
+	if (!mkdtemp(root))
+		return 1;
+	if (docker_client_new(&o, &c, &err) < 0)
+		return pfs_check_skip(err.msg);
+	r = docker_ping(c, NULL, &err);
+	docker_client_free(c);
+	if (r == -ENOTCONN || r == -ENOENT)
+		return pfs_check_skip(err.msg);
+	return pfs_check_run(suite());
+}
