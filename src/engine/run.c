@@ -895,6 +895,7 @@ static int ensure_container(struct run *r, struct svc *s, bool *failed)
 	const char *binds[3] = { results, NULL, NULL };
 	const char *argv[] = { "sh", "-c", s->command, NULL };
 	const char *aliases[] = { s->name, NULL };
+	static const char *const ptrace_cap[] = { "SYS_PTRACE", NULL };
 	bool tracer = false;
 	struct docker_container_state st;
 	struct pfs_err err = { 0 };
@@ -931,7 +932,7 @@ static int ensure_container(struct run *r, struct svc *s, bool *failed)
 		for (size_t i = 0; r->cfg->exec_envs && r->cfg->exec_envs[i]; i++)
 			tracer |= !strcmp(r->cfg->exec_envs[i], "strace") || !strcmp(r->cfg->exec_envs[i], "gdb");
 		if (tracer)
-			sp.cap_add = (const char *const[]){ "SYS_PTRACE", NULL };
+			sp.cap_add = ptrace_cap; /* function scope: it must outlive this block */
 		rc = docker_container_create(dc, &sp, &id, &err);
 		if (rc < 0) {
 			if (engine_lost(rc))

@@ -342,6 +342,48 @@ START_TEST(server_only_soak_succeeds)
 }
 END_TEST
 
+START_TEST(execution_environment_wraps_and_writes_results)
+{
+	struct engine *e = eng("traced");
+	struct pfs_err err = { 0 };
+	struct pfs_buf b = PFS_BUF_INIT(256u << 20);
+	char *st, *cmd, path[512];
+
+	ck_assert_int_eq(engine_test_create(e, "traced", &err), 0);
+	apply(e, "traced", "execution_environment: [{type: strace}]\n"
+			   "services:\n"
+			   "  server: {timeout: 60, implementation: {name: ngtcp2}, protocol: {role: server}}\n"
+			   "  client: {timeout: 60, implementation: {name: ngtcp2}, protocol: {role: client, target: server},\n"
+			   "           config: {download: 1K}}\n");
+	st = wait_done(e, "traced", 0, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	cmd = file(e, "traced", 0, "server", "command");
+	ck_assert_msg(!strncmp(cmd, "strace -f -tt -o /pantherfs/results/strace.txt /usr/sbin/gtlsserver ", 68), "%s", cmd);
+	free(cmd);
+	/* the wrapper wrote into the service's results dir, on the host */
+	snprintf(path, sizeof(path), "%s/traced/tests/traced/runs/1/services/server/results/strace.txt", root);
+	ck_assert_int_eq(pfs_read_file(path, &b), 0);
+	ck_assert_msg(strstr(pfs_buf_str(&b), "recvmsg(") || strstr(pfs_buf_str(&b), "recvfrom("), "no socket reads traced");
+	pfs_buf_free(&b);
+
+	/* under gdb: the programs' own exit statuses come through (the client's 0) */
+	ck_assert_int_eq(engine_test_create(e, "debugged", &err), 0);
+	apply(e, "debugged", "execution_environment: [{type: gdb}]\n"
+			     "services:\n"
+			     "  server: {timeout: 60, implementation: {name: ngtcp2}, protocol: {role: server}}\n"
+			     "  client: {timeout: 60, implementation: {name: ngtcp2}, protocol: {role: client, target: server},\n"
+			     "           config: {download: 1K}}\n");
+	st = wait_done(e, "debugged", 0, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	cmd = file(e, "debugged", 0, "client", "logs");
+	ck_assert_msg(strstr(cmd, "1K: OK"), "%s", cmd);
+	free(cmd);
+	engine_free(e);
+}
+END_TEST
+
 /* ---- changing a live test ------------------------------------------------------------------------- */
 
 START_TEST(new_config_stops_and_archives)
@@ -555,6 +597,7 @@ static Suite *suite(void)
 	tcase_add_test(t, server_dying_mid_run_fails);
 	tcase_add_test(t, client_hanging_is_stopped_at_timeout);
 	tcase_add_test(t, server_only_soak_succeeds);
+	tcase_add_test(t, execution_environment_wraps_and_writes_results);
 	tcase_add_test(t, new_config_stops_and_archives);
 	tcase_add_test(t, ctl_verbs_and_removal);
 	tcase_add_test(t, twenty_tests_at_once);
