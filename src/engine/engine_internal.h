@@ -91,6 +91,7 @@ struct run {
 	size_t n_svcs;
 	char net_name[160], net_id[96];
 	bool force_build, no_cache, cleaned_previous;
+	bool net_announced;             /* network.created recorded */
 	uint64_t created_ms, started_ms, ended_ms, deadline_ms;   /* wall clock */
 	struct timespec status_mtime;
 

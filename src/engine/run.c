@@ -231,6 +231,53 @@ int run_save(struct run *r)
 	return rc;
 }
 
+/*
+ * A kill can fall between an event and the run.json that follows it (or
+ * before it): the run's events say what was already announced, so a resumed
+ * run neither repeats an event nor loses what it did (a container created
+ * and announced, but not yet in run.json).
+ */
+static void reconcile_events(struct run *r)
+{
+	char *path = pfs_strdup_printf("%s/events", r->dir), *save = NULL;
+	struct pfs_buf b = PFS_BUF_INIT(256u << 20);
+
+	if (!path || pfs_read_file(path, &b) < 0) {
+		free(path);
+		return;
+	}
+	free(path);
+	for (char *l = strtok_r(b.ptr, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(l, 0, NULL), *data = json_object_get(ev, "data");
+		const char *type = json_string_value(json_object_get(ev, "type")) ?: "";
+		const char *svc = json_string_value(json_object_get(ev, "service"));
+		struct svc *s = NULL;
+
+		for (size_t i = 0; svc && i < r->n_svcs; i++)
+			if (!strcmp(r->svcs[i].name, svc))
+				s = &r->svcs[i];
+		if (!strcmp(type, "run.started") && r->state == RS_PENDING)
+			r->state = RS_BUILDING;
+		else if (!strcmp(type, "network.created"))
+			r->net_announced = true;
+		else if (s && !strcmp(type, "service.created")) {
+			s->created = true;
+			if (!s->container[0] && json_string_value(json_object_get(data, "container")))
+				snprintf(s->container, sizeof(s->container), "%s",
+					 json_string_value(json_object_get(data, "container")));
+		} else if (s && !strcmp(type, "service.started"))
+			s->started = true;
+		else if (s && !strcmp(type, "service.ready"))
+			s->ready = true;
+		else if (s && !strcmp(type, "service.exited") && !s->exited) {
+			s->exited = true;
+			s->exit_code = (int)json_integer_value(json_object_get(data, "exit_code"));
+		}
+		json_decref(ev);
+	}
+	pfs_buf_free(&b);
+}
+
 int run_load(struct test *t, int n, struct run **out)
 {
 	char *dir = pfs_strdup_printf("%s/runs/%d", t->dir, n), *p;
@@ -324,6 +371,7 @@ int run_load(struct test *t, int n, struct run **out)
 		svc_logs_open(s);
 		svc_rescan_lines(s);
 	}
+	reconcile_events(r);
 	{
 		struct stat st;
 		char *bp = pfs_strdup_printf("%s/build.log", r->dir), *ep = pfs_strdup_printf("%s/events", r->dir);
@@ -854,6 +902,12 @@ static int ensure_network(struct run *r)
 		lock(r);
 		snprintf(r->net_id, sizeof(r->net_id), "%s",
 			 json_string_value(json_object_get(json_array_get(j, 0), "Id")) ?: "");
+		if (!r->net_announced) {
+			/* created just before pantherfs was killed: announce it now */
+			event_add_locked(r->t, r, "network.created", NULL,
+					 json_pack("{s:s,s:s}", "name", r->net_name, "id", r->net_id));
+			r->net_announced = true;
+		}
 		unlock(r);
 		/* a second one of this run (a create answered to no one): gone */
 		for (size_t i = 1; i < json_array_size(j); i++)
@@ -873,6 +927,7 @@ static int ensure_network(struct run *r)
 	lock(r);
 	snprintf(r->net_id, sizeof(r->net_id), "%s", id);
 	event_add_locked(r->t, r, "network.created", NULL, json_pack("{s:s,s:s}", "name", r->net_name, "id", id));
+	r->net_announced = true;
 	run_save(r);
 	unlock(r);
 	changed(r, ENGINE_EVENTS, NULL);
@@ -956,7 +1011,14 @@ static int ensure_container(struct run *r, struct svc *s, bool *failed)
 	} else {
 		lock(r);
 		snprintf(s->container, sizeof(s->container), "%s", json_string_value(json_object_get(j, "Id")) ?: "");
+		if (!s->created) {
+			/* created just before pantherfs was killed: found by its name, announced now */
+			event_add_locked(r->t, r, "service.created", s->name,
+					 json_pack("{s:s,s:s,s:b}", "container", s->container, "name", name, "adopted", 1));
+			changed_later = true;
+		}
 		s->created = true;
+		run_save(r);
 		unlock(r);
 	}
 	json_decref(j);
