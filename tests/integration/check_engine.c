@@ -4,23 +4,33 @@
  * (ngtcp2): verdicts (success, a client exiting 1, a server dying, a client
  * hanging past the timeout, a server-only soak), events without gaps, logs
  * equal to what Docker has, a config replaced mid-run, ctl verbs, removal,
- * and twenty tests at once. No FUSE. Each test uses its own state dir; an
- * unchecked teardown removes everything labelled with their instance ids.
+ * and twenty tests at once; prebuilt images pulled from a registry of the
+ * suite's own (Debian's docker-registry), or failing to be. No FUSE. Each
+ * test uses its own state dir; an unchecked teardown removes everything
+ * labelled with their instance ids, and ends the registry.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pfs_check.h"
+#include "itest.h"
 #include "pantherfs/docker.h"
 #include "pantherfs/engine.h"
 #include "pantherfs/util.h"
+#include "pantherfs/banned.h"
 
 static char root[] = "/tmp/pfs-engine-XXXXXX";
 
@@ -506,37 +516,22 @@ END_TEST
 
 static void sweep(void)
 {
-	struct docker_client_opts o = { .timeout_ms = 60000 };
 	struct docker_client *c = NULL;
 	struct dirent *de;
 	DIR *d = opendir(root);
 
-	if (!d || docker_client_new(&o, &c, NULL) < 0) {
+	if (!d || !(c = itest_client(60000))) {
 		if (d)
 			closedir(d);
 		return;
 	}
 	while ((de = readdir(d))) {
-		char path[512], label[64];
-		struct pfs_buf b = PFS_BUF_INIT(64);
-		const char *labels[] = { label, NULL };
-		json_t *list = NULL, *it;
-		size_t i;
+		char dir[512], id[17];
 
-		snprintf(path, sizeof(path), "%s/%s/instance", root, de->d_name);
-		if (de->d_name[0] == '.' || pfs_read_file(path, &b) < 0)
+		snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
+		if (de->d_name[0] == '.' || itest_instance_id(dir, id) < 0)
 			continue;
-		snprintf(label, sizeof(label), "pantherfs.instance=%.16s", b.ptr);
-		pfs_buf_free(&b);
-		if (docker_container_list(c, labels, true, &list, NULL) == 0)
-			json_array_foreach(list, i, it)
-				docker_container_remove(c, json_string_value(json_object_get(it, "Id")), true, NULL);
-		json_decref(list);
-		list = NULL;
-		if (docker_network_list(c, labels, &list, NULL) == 0)
-			json_array_foreach(list, i, it)
-				docker_network_remove(c, json_string_value(json_object_get(it, "Id")), NULL);
-		json_decref(list);
+		itest_sweep_instance(c, id);
 	}
 	closedir(d);
 	docker_client_free(c);
@@ -560,16 +555,14 @@ START_TEST(nothing_left_behind)
 		DIR *d = opendir(root);
 
 		while (d && (de = readdir(d))) {
-			char path[512], label[64];
-			struct pfs_buf b = PFS_BUF_INIT(64);
+			char dir[512], id[17], label[64];
 			const char *l2[] = { label, NULL };
 			json_t *cl = NULL, *nl = NULL;
 
-			snprintf(path, sizeof(path), "%s/%s/instance", root, de->d_name);
-			if (de->d_name[0] == '.' || pfs_read_file(path, &b) < 0)
+			snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
+			if (de->d_name[0] == '.' || itest_instance_id(dir, id) < 0)
 				continue;
-			snprintf(label, sizeof(label), "pantherfs.instance=%.16s", b.ptr);
-			pfs_buf_free(&b);
+			snprintf(label, sizeof(label), "pantherfs.instance=%s", id);
 			ck_assert_int_eq(docker_container_list(c, l2, true, &cl, NULL), 0);
 			ck_assert_int_eq(docker_network_list(c, l2, &nl, NULL), 0);
 			mine += (int)json_array_size(cl) + (int)json_array_size(nl);
@@ -608,18 +601,12 @@ static Suite *suite(void)
 
 int main(void)
 {
-	struct docker_client *c = NULL;
-	struct docker_client_opts o = { .timeout_ms = 5000 };
-	struct pfs_err err = { 0 };
 	int r;
 
 	if (!mkdtemp(root))
 		return 1;
-	if (docker_client_new(&o, &c, &err) < 0)
-		return pfs_check_skip(err.msg);
-	r = docker_ping(c, NULL, &err);
-	docker_client_free(c);
-	if (r == -ENOTCONN || r == -ENOENT)
-		return pfs_check_skip(err.msg);
+	r = itest_docker_or_skip();
+	if (r)
+		return r;
 	return pfs_check_run(suite());
 }

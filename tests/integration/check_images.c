@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "pfs_check.h"
+#include "itest.h"
 #include "pantherfs/catalog.h"
 #include "pantherfs/certs.h"
 #include "pantherfs/config.h"
@@ -30,6 +31,7 @@
 #include "pantherfs/image.h"
 #include "pantherfs/render.h"
 #include "pantherfs/util.h"
+#include "pantherfs/banned.h"
 
 static char run_value[48], run_label[80];
 
@@ -44,23 +46,11 @@ static struct docker_client *new_client(void)
 
 static void sweep(void)
 {
-	struct docker_client *c = NULL;
-	struct docker_client_opts o = { .timeout_ms = 60000 };
-	const char *labels[] = { run_label, NULL };
-	json_t *list = NULL, *it;
-	size_t i;
+	struct docker_client *c = itest_client(60000);
 
-	if (docker_client_new(&o, &c, NULL) < 0)
+	if (!c)
 		return;
-	if (docker_container_list(c, labels, true, &list, NULL) == 0)
-		json_array_foreach(list, i, it)
-			docker_container_remove(c, json_string_value(json_object_get(it, "Id")), true, NULL);
-	json_decref(list);
-	list = NULL;
-	if (docker_network_list(c, labels, &list, NULL) == 0)
-		json_array_foreach(list, i, it)
-			docker_network_remove(c, json_string_value(json_object_get(it, "Id")), NULL);
-	json_decref(list);
+	itest_sweep_label(c, run_label);
 	docker_client_free(c);
 }
 
@@ -351,18 +341,12 @@ static Suite *suite(void)
 
 int main(void)
 {
-	struct docker_client *c = NULL;
-	struct docker_client_opts o = { .timeout_ms = 5000 };
-	struct pfs_err err = { 0 };
 	int r;
 
 	snprintf(run_value, sizeof(run_value), "%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(run_label, sizeof(run_label), "pantherfs.testrun=%s", run_value);
-	if (docker_client_new(&o, &c, &err) < 0)
-		return pfs_check_skip(err.msg);
-	r = docker_ping(c, NULL, &err);
-	docker_client_free(c);
-	if (r == -ENOTCONN || r == -ENOENT)
-		return pfs_check_skip(err.msg);
+	r = itest_docker_or_skip();
+	if (r)
+		return r;
 	return pfs_check_run(suite());
 }

@@ -35,29 +35,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pfs_check.h"
+#include "itest.h"
+#include "recovery.h"
 #include "pantherfs/catalog.h"
 #include "pantherfs/config.h"
 #include "pantherfs/docker.h"
 #include "pantherfs/image.h"
 #include "pantherfs/util.h"
+#include "pantherfs/banned.h"
 
-#define TEST "t"
+#define TEST STATE_TEST      /* "t", the test of every state dir */
 #define POLL_US 5000              /* between two looks at the state dir */
 #define VERDICT_S 300             /* bound on a run's end after the restart */
-#define LOGS_CAP (1024u << 20)
 
 static char root[PATH_MAX];       /* everything this suite writes */
 static char data_dir[PATH_MAX];   /* root/data: the source's data with RUN sleep 8 */
@@ -73,77 +72,6 @@ static const char *case_name;
 static uint64_t t_applied, t_killed, t_verdict;
 
 /* ---- small things ------------------------------------------------------------------------ */
-
-static struct docker_client *client(long timeout_ms)
-{
-	struct docker_client_opts o = { .timeout_ms = timeout_ms };
-	struct docker_client *c = NULL;
-
-	if (docker_client_new(&o, &c, NULL) < 0)
-		return NULL;
-	return c;
-}
-
-/* Runs argv, returns its exit status (or -1). */
-static int run_argv(const char *const *argv)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Field 22 of /proc/<pid>/stat, 0 when the process is gone (or a zombie). */
-static unsigned long long proc_start(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z')
-		return 0;
-	p += 2;
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (p)
-		start = strtoull(p, NULL, 10);
-	return start;
-}
-
-static void record_pid(pid_t pid)
-{
-	char path[PATH_MAX + 16], line[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/pids", root);
-	snprintf(line, sizeof(line), "%ld %llu\n", (long)pid, proc_start(pid));
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		pfs_write_all(fd, line, strlen(line));
-		close(fd);
-	}
-}
 
 /* A build container the building case saw (no label: the teardown removes it by id). */
 static void record_builder(const char *id)
@@ -175,141 +103,13 @@ static void remove_builders(struct docker_client *c)
 	unlink(path);
 }
 
-/* Kills every recorded host still alive (same pid, same start time). Returns how many. */
-static int kill_recorded_hosts(void)
-{
-	char path[PATH_MAX + 16];
-	long pid;
-	unsigned long long start;
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/pids", root);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%ld %llu", &pid, &start) == 2) {
-		if (pid <= 1 || !start || proc_start((pid_t)pid) != start)
-			continue;
-		kill((pid_t)pid, SIGKILL);
-		waitpid((pid_t)pid, NULL, 0); /* ours only with CK_FORK=no; else init reaps it */
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
+/* How many recorded hosts are still alive (the leftover check's message quotes this name). */
 static int count_alive_hosts(void)
 {
-	char path[PATH_MAX + 16];
-	long pid;
-	unsigned long long start;
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/pids", root);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%ld %llu", &pid, &start) == 2)
-		n += pid > 1 && start && proc_start((pid_t)pid) == start;
-	fclose(f);
-	return n;
+	return hosts_alive(root, false);
 }
 
-/* ---- the host process ------------------------------------------------------------------ */
-
-struct host {
-	pid_t pid;
-	int in, out;
-	char buf[16384];
-	size_t len;
-	char last[256];    /* the last command, for messages */
-};
-
-/* One line of the host's output within secs (without its newline). */
-static void host_line(struct host *h, int secs, char *out, size_t n)
-{
-	uint64_t until = pfs_now_ms() + (uint64_t)secs * 1000;
-
-	for (;;) {
-		char *nl = memchr(h->buf, '\n', h->len);
-		struct pollfd p = { .fd = h->out, .events = POLLIN };
-		uint64_t now = pfs_now_ms();
-		ssize_t k;
-		int r;
-
-		if (nl) {
-			size_t l = (size_t)(nl - h->buf);
-
-			snprintf(out, n, "%.*s", (int)l, h->buf);
-			memmove(h->buf, nl + 1, h->len - l - 1);
-			h->len -= l + 1;
-			return;
-		}
-		ck_assert_msg(now < until, "engine-host (pid %ld) did not answer \"%s\" within %d s", (long)h->pid,
-			      h->last, secs);
-		r = poll(&p, 1, (int)(until - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(r >= 0, "poll: %s", strerror(errno));
-		if (r == 0)
-			continue;
-		ck_assert_msg(h->len < sizeof(h->buf) - 1, "engine-host: a line longer than %zu bytes", sizeof(h->buf));
-		k = read(h->out, h->buf + h->len, sizeof(h->buf) - 1 - h->len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(k > 0, "engine-host (pid %ld) closed its output while we waited for \"%s\": it exited",
-			      (long)h->pid, h->last);
-		h->len += (size_t)k;
-	}
-}
-
-static void host_start(struct host *h, const char *state, const char *data)
-{
-	int in[2], out[2];
-	char line[256];
-
-	memset(h, 0, sizeof(*h));
-	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	h->pid = fork();
-	ck_assert_int_ge(h->pid, 0);
-	if (h->pid == 0) {
-		static const char msg[] = "cannot exec engine-host\n";
-
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execl(host_exe, host_exe, state, data, (char *)NULL);
-		(void)!write(2, msg, sizeof(msg) - 1);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	h->in = in[1];
-	h->out = out[0];
-	record_pid(h->pid);
-	snprintf(h->last, sizeof(h->last), "(start on %s)", state);
-	host_line(h, 60, line, sizeof(line));
-	ck_assert_msg(!strcmp(line, "ready"), "engine-host on %s said \"%s\", not ready", state, line);
-}
-
-static void host_cmd(struct host *h, int secs, char *out, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void host_cmd(struct host *h, int secs, char *out, size_t n, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	snprintf(h->last, sizeof(h->last), "%s", line);
-	line[len++] = '\n';
-	ck_assert_msg(pfs_write_all(h->in, line, (size_t)len) == 0, "engine-host: cannot send \"%s\"", h->last);
-	host_line(h, secs, out, n);
-}
+/* ---- the host process (tests/support/recovery.h) ------------------------------------------ */
 
 static void host_ok(struct host *h, const char *fmt, const char *a, const char *b)
 {
@@ -319,67 +119,7 @@ static void host_ok(struct host *h, const char *fmt, const char *a, const char *
 	ck_assert_msg(!strcmp(ans, "ok"), "\"%s\": %s", h->last, ans);
 }
 
-static void host_close(struct host *h)
-{
-	if (h->in > 0)
-		close(h->in);
-	if (h->out > 0)
-		close(h->out);
-	h->in = h->out = -1;
-	h->pid = 0;
-}
-
-/* SIGKILL, reaped: it must not have exited on its own before. */
-static void host_kill(struct host *h)
-{
-	int st = 0;
-
-	ck_assert_int_eq(kill(h->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(h->pid, &st, 0), h->pid);
-	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "engine-host had exited (status 0x%x) before the kill",
-		      st);
-	t_killed = pfs_now_ms();
-	host_close(h);
-}
-
-static void host_quit(struct host *h)
-{
-	uint64_t until = pfs_now_ms() + 60000;
-	int st = 0;
-	pid_t r;
-
-	pfs_write_all(h->in, "quit\n", 5);
-	while ((r = waitpid(h->pid, &st, WNOHANG)) == 0 && pfs_now_ms() < until)
-		usleep(20000);
-	if (r == 0) {
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, &st, 0);
-	}
-	ck_assert_msg(r == h->pid, "engine-host did not quit within 60 s");
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "engine-host quit with status 0x%x", st);
-	host_close(h);
-}
-
 /* ---- the state dir ------------------------------------------------------------------------ */
-
-static json_t *load_json(const char *path)
-{
-	struct pfs_buf b = PFS_BUF_INIT(16u << 20);
-	json_t *j = NULL;
-
-	if (pfs_read_file(path, &b) == 0)
-		j = json_loadb(b.ptr ? b.ptr : "", b.len, 0, NULL);
-	pfs_buf_free(&b);
-	return j;
-}
-
-static json_t *run_json(const char *state)
-{
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/tests/" TEST "/runs/1/run.json", state);
-	return load_json(path);
-}
 
 /* run.json's state ("" before it exists). */
 static void run_state(const char *state, char *out, size_t n)
@@ -388,108 +128,6 @@ static void run_state(const char *state, char *out, size_t n)
 
 	snprintf(out, n, "%s", json_string_value(json_object_get(j, "state")) ?: "");
 	json_decref(j);
-}
-
-/* A service's string in run.json ("" when none). */
-static void run_svc_str(const char *state, const char *svc, const char *key, char *out, size_t n)
-{
-	json_t *j = run_json(state);
-
-	snprintf(out, n, "%s",
-		 json_string_value(json_object_get(json_object_get(json_object_get(j, "services"), svc), key)) ?: "");
-	json_decref(j);
-}
-
-/* The complete lines of the test's events file that parse (while it is written). */
-static json_t *events_loose(const char *state)
-{
-	struct pfs_buf b = PFS_BUF_INIT(64u << 20);
-	char path[PATH_MAX + 64];
-	json_t *arr = json_array();
-	size_t start = 0;
-
-	snprintf(path, sizeof(path), "%s/tests/" TEST "/events", state);
-	if (pfs_read_file(path, &b) == 0)
-		for (size_t i = 0; i < b.len; i++)
-			if (b.ptr[i] == '\n') {
-				json_t *ev = json_loadb(b.ptr + start, i - start, 0, NULL);
-
-				if (ev)
-					json_array_append_new(arr, ev);
-				start = i + 1;
-			}
-	pfs_buf_free(&b);
-	return arr;
-}
-
-/* Every line valid JSON of this test, seq 1..N without gap or duplicate. */
-static json_t *events_strict(const char *state)
-{
-	struct pfs_buf b = PFS_BUF_INIT(64u << 20);
-	char path[PATH_MAX + 64];
-	json_t *arr = json_array();
-	json_int_t want = 1;
-	size_t start = 0;
-
-	snprintf(path, sizeof(path), "%s/tests/" TEST "/events", state);
-	ck_assert_msg(pfs_read_file(path, &b) == 0, "%s: cannot read", path);
-	ck_assert_msg(b.len > 0 && b.ptr[b.len - 1] == '\n', "%s: does not end with a whole line", path);
-	for (size_t i = 0; i < b.len; i++) {
-		json_t *ev;
-		json_error_t je;
-
-		if (b.ptr[i] != '\n')
-			continue;
-		ev = json_loadb(b.ptr + start, i - start, 0, &je);
-		ck_assert_msg(ev != NULL, "events line %lld is not JSON (%s): %.*s", (long long)want, je.text,
-			      (int)(i - start), b.ptr + start);
-		ck_assert_msg(json_integer_value(json_object_get(ev, "seq")) == want,
-			      "events: seq %lld where %lld was due (a gap or a duplicate): %.*s",
-			      (long long)json_integer_value(json_object_get(ev, "seq")), (long long)want, (int)(i - start),
-			      b.ptr + start);
-		ck_assert_str_eq(json_string_value(json_object_get(ev, "test")) ?: "", TEST);
-		ck_assert(json_is_string(json_object_get(ev, "type")));
-		want++;
-		json_array_append_new(arr, ev);
-		start = i + 1;
-	}
-	pfs_buf_free(&b);
-	return arr;
-}
-
-static const char *ev_type(json_t *ev)
-{
-	return json_string_value(json_object_get(ev, "type")) ?: "";
-}
-
-static json_int_t ev_seq(json_t *ev)
-{
-	return json_integer_value(json_object_get(ev, "seq"));
-}
-
-/* The first event of that type (and service, if given) after seq `after`, or NULL. */
-static json_t *find_event(json_t *evs, const char *type, const char *svc, json_int_t after)
-{
-	json_t *ev;
-	size_t i;
-
-	json_array_foreach(evs, i, ev)
-		if (ev_seq(ev) > after && !strcmp(ev_type(ev), type) &&
-		    (!svc || !strcmp(json_string_value(json_object_get(ev, "service")) ?: "", svc)))
-			return ev;
-	return NULL;
-}
-
-static int count_events(json_t *evs, const char *type, const char *svc)
-{
-	json_t *ev;
-	size_t i;
-	int n = 0;
-
-	json_array_foreach(evs, i, ev)
-		n += !strcmp(ev_type(ev), type) &&
-		     (!svc || !strcmp(json_string_value(json_object_get(ev, "service")) ?: "", svc));
-	return n;
 }
 
 /* "1 test.created, 2 config.accepted, ..., 9 service.started server, ..." for messages. */
@@ -523,18 +161,6 @@ static json_int_t last_seq(const char *state)
 	return s;
 }
 
-/* The run's state, status and last event, for messages. */
-static void where(const char *state, char *out, size_t n)
-{
-	json_t *j = run_json(state), *evs = events_loose(state);
-	size_t k = json_array_size(evs);
-
-	snprintf(out, n, "run.json state \"%s\" status \"%s\", last event %s", json_string_value(json_object_get(j, "state")) ?: "",
-		 json_string_value(json_object_get(j, "status")) ?: "", k ? ev_type(json_array_get(evs, k - 1)) : "(none)");
-	json_decref(j);
-	json_decref(evs);
-}
-
 typedef bool (*cond_fn)(const char *state, const void *arg);
 
 /* Polls the state dir until cond holds; fails saying what it waited for after secs. */
@@ -545,7 +171,7 @@ static void wait_until(const char *state, cond_fn cond, const void *arg, int sec
 
 	while (!cond(state, arg)) {
 		if (pfs_now_ms() >= until) {
-			where(state, now, sizeof(now));
+			run_where(state, now, sizeof(now));
 			ck_abort_msg("waited %d s for %s; %s", secs, what, now);
 		}
 		usleep(POLL_US);
@@ -609,7 +235,7 @@ static bool in_phase(const char *state, const void *arg)
 
 static bool container_running(const char *id)
 {
-	struct docker_client *c = client(60000);
+	struct docker_client *c = itest_client(60000);
 	struct docker_container_state st = { 0 };
 	struct pfs_err err = { 0 };
 	json_t *j = NULL;
@@ -622,98 +248,23 @@ static bool container_running(const char *id)
 	return st.running;
 }
 
-/* Up to n bytes of p as one printable line (\n and other controls escaped). */
-static const char *printable(const char *p, size_t n, char *out, size_t outn)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; p && i < n && k + 5 < outn; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch == '\n')
-			k += (size_t)snprintf(out + k, outn - k, "\\n");
-		else if (ch < 0x20 || ch == 0x7f)
-			k += (size_t)snprintf(out + k, outn - k, "\\x%02x", ch);
-		else
-			out[k++] = (char)ch;
-	}
-	out[k] = '\0';
-	return out;
-}
-
 /*
  * A service's log file equals, byte for byte, what Docker has for its
  * container; a difference is added to problems.
  */
 static void logs_match(const char *state, const char *svc, struct pfs_buf *problems)
 {
-	struct docker_client *c = client(120000);
-	struct pfs_buf want = PFS_BUF_INIT(LOGS_CAP), got = PFS_BUF_INIT(LOGS_CAP);
-	struct pfs_err err = { 0 };
-	char id[128], path[PATH_MAX + 64];
-	size_t i, line = 1, common;
+	struct docker_client *c = itest_client(120000);
+	struct pfs_buf diff = PFS_BUF_INIT(1u << 16);
+	size_t got_len = 0;
 
 	ck_assert_ptr_nonnull(c);
-	run_svc_str(state, svc, "container", id, sizeof(id));
-	ck_assert_msg(id[0], "run.json has no container for %s", svc);
-	snprintf(path, sizeof(path), "%s/tests/" TEST "/runs/1/services/%s/logs", state, svc);
-	ck_assert_msg(pfs_read_file(path, &got) == 0, "%s: cannot read", path);
-	ck_assert_msg(docker_container_logs_sync(c, id, false, &want, &want, &err) == 0, "logs of %s: %s", svc,
-		      err.msg);
-	docker_client_free(c);
-	common = PFS_MIN(got.len, want.len);
-	for (i = 0; i < common && got.ptr[i] == want.ptr[i]; i++)
-		line += got.ptr[i] == '\n';
-	if (i < common || got.len != want.len) {
-		size_t from = i > 40 ? i - 40 : 0;
-
-		char a[600], b[600];
-
-		pfs_buf_printf(problems,
-			       " | %s: logs has %zu bytes, Docker has %zu; they differ from byte %zu (line %zu):"
-			       " logs \"%s\", docker \"%s\"",
-			       svc, got.len, want.len, i, line, printable(got.ptr ? got.ptr + from : NULL, got.len - from < 100 ? got.len - from : 100, a, sizeof(a)),
-			       printable(want.ptr ? want.ptr + from : NULL, want.len - from < 100 ? want.len - from : 100, b, sizeof(b)));
-	} else if (!got.len) {
+	if (logs_differ(c, state, svc, &diff, &got_len))
+		pfs_buf_printf(problems, " | %s", pfs_buf_str(&diff));
+	else if (!got_len)
 		pfs_buf_printf(problems, " | %s: no logs at all", svc);
-	}
-	pfs_buf_free(&want);
-	pfs_buf_free(&got);
-}
-
-static void sweep_instance(struct docker_client *c, const char *id)
-{
-	char label[64];
-	const char *labels[] = { label, NULL };
-	json_t *list = NULL, *it;
-	size_t i;
-
-	snprintf(label, sizeof(label), "pantherfs.instance=%s", id);
-	if (docker_container_list(c, labels, true, &list, NULL) == 0)
-		json_array_foreach(list, i, it)
-			docker_container_remove(c, json_string_value(json_object_get(it, "Id")), true, NULL);
-	json_decref(list);
-	list = NULL;
-	if (docker_network_list(c, labels, &list, NULL) == 0)
-		json_array_foreach(list, i, it)
-			docker_network_remove(c, json_string_value(json_object_get(it, "Id")), NULL);
-	json_decref(list);
-}
-
-static size_t count_labelled(struct docker_client *c, const char *id, bool networks)
-{
-	char label[64];
-	const char *labels[] = { label, NULL };
-	json_t *list = NULL;
-	size_t n;
-	int r;
-
-	snprintf(label, sizeof(label), "pantherfs.instance=%s", id);
-	r = networks ? docker_network_list(c, labels, &list, NULL) : docker_container_list(c, labels, true, &list, NULL);
-	ck_assert_int_eq(r, 0);
-	n = json_array_size(list);
-	json_decref(list);
-	return n;
+	pfs_buf_free(&diff);
+	docker_client_free(c);
 }
 
 /* ---- fixtures -------------------------------------------------------------------------------- */
@@ -730,7 +281,7 @@ static void remove_slow_image(struct docker_client *c)
 /* The building case must build: no image of that name from an earlier run. */
 static void setup(void)
 {
-	struct docker_client *c = client(120000);
+	struct docker_client *c = itest_client(120000);
 
 	if (c)
 		remove_slow_image(c);
@@ -741,36 +292,11 @@ static void setup(void)
 static void teardown(void)
 {
 	struct docker_client *c;
-	struct dirent **ents = NULL;
-	int n;
 
-	kill_recorded_hosts();
-	c = client(120000);
-	n = scandir(root, &ents, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		char dir[PATH_MAX + 300], path[PATH_MAX + 320];
-		struct pfs_buf b = PFS_BUF_INIT(64);
-		struct stat sb;
-
-		snprintf(dir, sizeof(dir), "%s/%s", root, ents[i]->d_name);
-		snprintf(path, sizeof(path), "%s/instance", dir);
-		if (ents[i]->d_name[0] != '.' && strcmp(ents[i]->d_name, "data") && stat(path, &sb) == 0 &&
-		    pfs_read_file(path, &b) == 0 && b.len >= 16) {
-			char id[17];
-
-			snprintf(id, sizeof(id), "%.16s", b.ptr);
-			if (c)
-				sweep_instance(c, id);
-			if (n_instances < (int)PFS_ARRAY_SIZE(instances))
-				memcpy(instances[n_instances++], id, sizeof(id));
-			if (getenv("PFS_RECOVERY_KEEP")) /* a copy for a bug report */
-				run_argv((const char *const[]){ "cp", "-a", dir, getenv("PFS_RECOVERY_KEEP"), NULL });
-			pfs_rm_rf(dir);
-		}
-		pfs_buf_free(&b);
-		free(ents[i]);
-	}
-	free(ents);
+	hosts_alive(root, true);
+	c = itest_client(120000);
+	sweep_state_dirs(c, root, "data", getenv("PFS_RECOVERY_KEEP"), instances, (int)PFS_ARRAY_SIZE(instances),
+			 &n_instances);
 	if (c) {
 		remove_builders(c);
 		remove_slow_image(c);
@@ -801,7 +327,7 @@ static void start_case(struct host *h, const char *name, const char *data, const
 	snprintf(state, n, "%s/%s", root, name);
 	snprintf(path, sizeof(path), "%s/%s.yaml", root, name);
 	ck_assert_int_eq(pfs_write_file_atomic(path, yaml, strlen(yaml)), 0);
-	host_start(h, state, data);
+	host_start(h, host_exe, root, state, data);
 	host_ok(h, "create %s%s", TEST, "");
 	host_ok(h, "apply %s %s", TEST, path);
 	case_name = name;
@@ -817,7 +343,7 @@ static json_int_t restart_and_wait(struct host *h, const char *state, const char
 	json_int_t at_kill = last_seq(state);
 	char ans[1024];
 
-	host_start(h, state, data);
+	host_start(h, host_exe, root, state, data);
 	host_cmd(h, VERDICT_S + 30, ans, sizeof(ans), "wait %s %d", TEST, VERDICT_S);
 	ck_assert_msg(!strncmp(ans, "done ", 5), "the run did not end within %d s after the restart: %s", VERDICT_S, ans);
 	snprintf(verdict, n, "%s", ans + 5);
@@ -837,7 +363,7 @@ static json_int_t restart_and_wait(struct host *h, const char *state, const char
 static json_t *check_after(const char *state, json_int_t at_kill, const char *verdict, const char *want)
 {
 	struct pfs_buf pb = PFS_BUF_INIT(1u << 20);
-	json_t *evs = events_strict(state), *j = run_json(state), *svcs, *o;
+	json_t *evs = events_strict(state, true), *j = run_json(state), *svcs, *o;
 	const char *name, *st;
 	int n;
 
@@ -914,11 +440,11 @@ START_TEST(sigkill_while_building)
 	start_case(&h, "building", data_dir, yaml, state, sizeof(state));
 	wait_until(state, in_phase, &p, 120,
 		   "run.json \"building\", image.build_started of the slow image, and its RUN sleep 8 running");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_state(state, st, sizeof(st));
 	ck_assert_str_eq(st, "building");
 	/* killed inside the build: the image is not there yet */
-	c = client(60000);
+	c = itest_client(60000);
 	ck_assert_msg(docker_image_inspect(c, slow_ref, &j, NULL) == -ENOENT,
 		      "%s exists right after the kill: the build was over before it", slow_ref);
 	json_decref(j);
@@ -982,7 +508,7 @@ START_TEST(sigkill_while_starting)
 	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), pair_fmt, "");
 	start_case(&h, "starting", src_dir, yaml, state, sizeof(state));
 	wait_until(state, in_phase, &p, 120, "run.json \"starting\", the server's service.started, no service.ready");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_state(state, st, sizeof(st));
 	ck_assert_msg(!strcmp(st, "starting"), "run.json says \"%s\" after the kill: it was not killed while starting", st);
 	evs = events_loose(state);
@@ -1026,7 +552,7 @@ START_TEST(sigkill_during_container_start)
 	snprintf(yaml, sizeof(yaml), pair_fmt, "");
 	start_case(&h, "container-start", src_dir, yaml, state, sizeof(state));
 	wait_until(state, in_phase, &p, 120, "run.json \"starting\" and the server's service.created, no service.started");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_state(state, st, sizeof(st));
 	ck_assert_msg(!strcmp(st, "starting"), "run.json says \"%s\" after the kill", st);
 	/* the id as service.created gave it (run.json is rewritten just after that event) */
@@ -1037,7 +563,7 @@ START_TEST(sigkill_during_container_start)
 						   "container")) ?: "");
 	json_decref(evs);
 	ck_assert_msg(id[0], "service.created of the server has no container id");
-	c = client(60000);
+	c = itest_client(60000);
 	ck_assert_msg(docker_container_inspect(c, id, &j, &err) == 0, "inspect %s: %s", id, err.msg);
 	docker_inspect_state(j, &ds);
 	json_decref(j);
@@ -1068,7 +594,7 @@ START_TEST(sigkill_while_running)
 	snprintf(yaml, sizeof(yaml), pair_fmt, ", rx-loss: 0.3");
 	start_case(&h, "running", src_dir, yaml, state, sizeof(state));
 	wait_until(state, in_phase, &p, 120, "run.json \"running\" and 1 MiB of client logs");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_state(state, st, sizeof(st));
 	ck_assert_str_eq(st, "running");
 	run_svc_str(state, "client", "container", id, sizeof(id));
@@ -1096,12 +622,12 @@ START_TEST(sigkill_then_client_exits)
 	snprintf(yaml, sizeof(yaml), pair_fmt, ", rx-loss: 0.1");
 	start_case(&h, "client-exits", src_dir, yaml, state, sizeof(state));
 	wait_until(state, in_phase, &p, 120, "run.json \"running\" and the client's service.started");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_svc_str(state, "client", "container", id, sizeof(id));
 	ck_assert_msg(id[0], "run.json has no client container");
 	ck_assert_msg(container_running(id), "the client had exited before the kill");
 	/* the client ends while no engine watches */
-	c = client(60000);
+	c = itest_client(60000);
 	ck_assert_msg(docker_container_wait_sync(c, id, 180000, &code, &err) == 0, "waiting for the client: %s", err.msg);
 	ck_assert_int_eq(code, 0);
 	docker_client_free(c);
@@ -1124,7 +650,7 @@ END_TEST
 /* A server that takes its whole grace to stop: paused, SIGTERM waits, SIGKILL resumes it. */
 static void pause_container(const char *id)
 {
-	struct docker_client *c = client(60000);
+	struct docker_client *c = itest_client(60000);
 	struct docker_request rq = DOCKER_REQUEST_INIT;
 	struct docker_result res = { 0 };
 	struct pfs_err err = { 0 };
@@ -1164,7 +690,7 @@ START_TEST(sigkill_while_stopping)
 	snprintf(reason, sizeof(reason), "%s", json_string_value(json_object_get(j, "reason")) ?: "");
 	json_decref(j);
 	ck_assert_str_eq(reason, "servers ran their 8 s");
-	host_kill(&h);
+	t_killed = host_kill(&h);
 	run_state(state, st, sizeof(st));
 	ck_assert_str_eq(st, "stopping");
 
@@ -1177,30 +703,14 @@ END_TEST
 /* After every case: nothing with their labels, no test image, no host, no state dir. */
 START_TEST(nothing_left)
 {
-	struct docker_client *c = client(60000);
+	struct docker_client *c = itest_client(60000);
 	json_t *j = NULL;
-	DIR *d;
-	struct dirent *de;
 
 	ck_assert_ptr_nonnull(c);
-	ck_assert_msg(n_instances > 0, "the teardown found no state dir to clean");
-	for (int i = 0; i < n_instances; i++) {
-		size_t nc = count_labelled(c, instances[i], false), nn = count_labelled(c, instances[i], true);
-
-		ck_assert_msg(nc == 0 && nn == 0, "pantherfs.instance=%s: %zu containers, %zu networks left", instances[i],
-			      nc, nn);
-	}
+	assert_instances_gone(c, instances, n_instances);
 	ck_assert_msg(docker_image_inspect(c, slow_ref, &j, NULL) == -ENOENT, "image %s left", slow_ref);
 	ck_assert_int_eq(count_alive_hosts(), 0);
-	d = opendir(root);
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		char path[PATH_MAX + 300];
-
-		snprintf(path, sizeof(path), "%s/%s/instance", root, de->d_name);
-		ck_assert_msg(access(path, F_OK) < 0, "state dir %s/%s left", root, de->d_name);
-	}
-	closedir(d);
+	assert_no_state_dir(root);
 	docker_client_free(c);
 }
 END_TEST
@@ -1293,38 +803,19 @@ static int prepare_data(char *why, size_t n)
 
 int main(void)
 {
-	struct docker_client *c = NULL;
-	struct docker_client_opts o = { .timeout_ms = 5000 };
-	struct pfs_err err = { 0 };
 	char why[PATH_MAX + 300];
 	int r;
 
-	signal(SIGPIPE, SIG_IGN); /* a dead host's stdin */
-	host_exe = getenv("ENGINE_HOST");
-	src_dir = getenv("PFS_SOURCE_DIR");
-	if (!host_exe || !src_dir) {
-		printf("Bail out! ENGINE_HOST and PFS_SOURCE_DIR must be set (meson test sets them)\n");
-		return 1;
-	}
-	if (docker_client_new(&o, &c, &err) < 0)
-		return pfs_check_skip(err.msg);
-	r = docker_ping(c, NULL, &err);
-	docker_client_free(c);
-	if (r == -ENOTCONN || r == -ENOENT)
-		return pfs_check_skip(err.msg);
-
-	snprintf(root, sizeof(root), "/tmp/pfs-recovery-XXXXXX");
-	if (!mkdtemp(root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	r = recovery_main_init(&host_exe, &src_dir, root, sizeof(root), "/tmp/pfs-recovery-XXXXXX");
+	if (r)
+		return r;
 	if (prepare_data(why, sizeof(why)) < 0) {
 		printf("Bail out! %s\n", why);
 		pfs_rm_rf(root);
 		return 1;
 	}
 	r = pfs_check_run(suite());
-	kill_recorded_hosts();
+	hosts_alive(root, true);
 	pfs_rm_rf(root);
 	return r;
 }
