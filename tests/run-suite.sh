@@ -14,7 +14,7 @@ say() { echo "run-suite: $*"; }
 
 pkgs=(meson ninja-build pkg-config gcc python3 libfuse3-dev fuse3 libcurl4-openssl-dev
       libjansson-dev libyaml-dev check libarchive-dev libssl-dev docker.io debootstrap
-      valgrind clang-14 libclang-rt-14-dev inotify-tools vim-nox procps)
+      valgrind clang-14 libclang-rt-14-dev inotify-tools vim-nox procps docker-registry)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

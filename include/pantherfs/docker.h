@@ -231,6 +231,16 @@ struct docker_call *docker_build(struct docker_client *c, const struct docker_bu
 				 const struct docker_build_cbs *cbs, char context_sha[65],
 				 struct pfs_err *err);
 
+/*
+ * POST /images/create?fromImage=&tag=: pulls ref ("name[:tag]", tag
+ * "latest" when absent). The progress lines come through cbs->on_line; a
+ * failure inside the 200 answer (errorDetail: no such image, no access,
+ * no registry reachable) is r->err -EIO with the registry's message.
+ * image_id in on_done is always NULL (inspect the image for it).
+ */
+struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
+				      const struct docker_build_cbs *cbs, struct pfs_err *err);
+
 /* ---- Containers ---------------------------------------------------------------- */
 
 struct docker_container_spec {

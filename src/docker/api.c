@@ -946,6 +946,7 @@ struct build_ctx {
 	char image_id[128];
 	char error[PFS_ERR_MSG_MAX];
 	bool failed;
+	bool pull;      /* a pull: no image id to wait for */
 };
 
 /*
@@ -995,6 +996,23 @@ static int build_line(void *ud, json_t *obj, const char *raw, size_t len)
 		return docker_lines_feed(&b->lines, "\n", 1, build_text_line, b);
 	}
 	docker_build_classify(obj, &m);
+	if (b->pull && m.kind == DOCKER_BUILD_TEXT) {
+		/* a pull's status lines: "<layer>: Downloading" without a newline,
+		 * and a progress line per chunk, which build.log does not need */
+		json_t *pd = json_object_get(obj, "progressDetail");
+		const char *id = json_string_value(json_object_get(obj, "id"));
+		char *t;
+		int rc;
+
+		if (json_is_object(pd) && json_object_get(pd, "current"))
+			return 0;
+		t = id ? pfs_strdup_printf("%s: %s\n", id, m.text) : pfs_strdup_printf("%s\n", m.text);
+		if (!t)
+			return -ENOMEM;
+		rc = docker_lines_feed(&b->lines, t, strlen(t), build_text_line, b);
+		free(t);
+		return rc;
+	}
 	switch (m.kind) {
 	case DOCKER_BUILD_STEP:
 		if (b->cbs.on_step)
@@ -1045,12 +1063,12 @@ static void build_done(void *ud, const struct docker_result *r)
 	if (res.err == 0 && b->failed) {
 		res.err = -EIO;
 		snprintf(res.message, sizeof(res.message), "%s", b->error);
-	} else if (res.err == 0 && !b->image_id[0]) {
+	} else if (res.err == 0 && !b->image_id[0] && !b->pull) {
 		res.err = -EPROTO;
 		snprintf(res.message, sizeof(res.message), "the build ended without an image id");
 	}
 	if (b->cbs.on_done)
-		b->cbs.on_done(b->cbs.ud, &res, res.err == 0 ? b->image_id : NULL);
+		b->cbs.on_done(b->cbs.ud, &res, res.err == 0 && !b->pull ? b->image_id : NULL);
 	docker_ndjson_free(&b->nd);
 	docker_lines_free(&b->lines);
 	free(b);
@@ -1129,6 +1147,57 @@ out:
 		close(fd);
 	free(ba);
 	free(lb);
+	pfs_buf_free(&q);
+	return call;
+}
+
+struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
+				      const struct docker_build_cbs *cbs, struct pfs_err *err)
+{
+	struct docker_request rq = DOCKER_REQUEST_INIT;
+	struct pfs_buf q = PFS_BUF_INIT(4096);
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':'), *at = strchr(ref, '@');
+	struct docker_call *call;
+	struct build_ctx *b;
+	char name[512];
+
+	/* "repo:tag" (a colon after the last slash; "host:port/repo" has none) or "repo@digest" */
+	if (at || !colon || (slash && colon < slash)) {
+		snprintf(name, sizeof(name), "%s", ref);
+		colon = NULL;
+	} else {
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - ref), ref);
+	}
+	if (q_add(&q, "fromImage", name) < 0 || (colon && q_add(&q, "tag", colon + 1) < 0) ||
+	    (!colon && !at && q_add(&q, "tag", "latest") < 0)) {
+		pfs_buf_free(&q);
+		pfs_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		pfs_buf_free(&q);
+		pfs_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	docker_ndjson_init(&b->nd);
+	docker_lines_init(&b->lines, 65536);
+	b->cbs = *cbs;
+	b->pull = true;
+	rq.method = "POST";
+	rq.path = "/images/create";
+	rq.query = pfs_buf_str(&q);
+	rq.stream = true;
+	rq.on_data = build_data;
+	rq.on_done = build_done;
+	rq.ud = b;
+	call = docker_submit(c, &rq);
+	if (!call) {
+		pfs_err_set(err, -errno, "pull: %s", strerror(errno));
+		docker_ndjson_free(&b->nd);
+		docker_lines_free(&b->lines);
+		free(b);
+	}
 	pfs_buf_free(&q);
 	return call;
 }

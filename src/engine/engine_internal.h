@@ -100,7 +100,8 @@ struct run {
 	int build_fd;
 	off_t build_size;
 	struct timespec build_mtime;
-	char build_what[96];            /* "mvfst:rfc9000" while building */
+	char build_what[160];           /* "mvfst:rfc9000" while building, the ref while pulling */
+	bool pulling;                   /* the image work is a pull, not a build */
 	int build_step, build_steps;
 	bool build_done;
 	int build_err;

@@ -400,13 +400,15 @@ void run_wake(struct run *r)
 	pthread_cond_broadcast(&r->cv);
 }
 
-void run_status_line(struct run *r, char *out, size_t n)
+static void status_word_reason(struct run *r, char *out, size_t n)
 {
 	size_t up = 0;
 
 	switch (r->state) {
 	case RS_BUILDING:
-		if (r->build_steps)
+		if (r->pulling)
+			snprintf(out, n, "building: pulling %s", r->build_what);
+		else if (r->build_steps)
 			snprintf(out, n, "building %s step %d/%d", r->build_what, r->build_step, r->build_steps);
 		else
 			snprintf(out, n, "building %s", r->build_what[0] ? r->build_what : "images");
@@ -419,6 +421,11 @@ void run_status_line(struct run *r, char *out, size_t n)
 	default:
 		snprintf(out, n, "%s%s%s", run_state_name(r->state), r->reason[0] ? " " : "", r->reason);
 	}
+}
+
+void run_status_line(struct run *r, char *out, size_t n)
+{
+	status_word_reason(r, out, n);
 }
 
 static void set_state(struct run *r, enum run_state st, const char *fmt, ...)
@@ -703,6 +710,7 @@ static int build_one(struct run *r, struct svc *s, const struct image_plan *p, b
 		json_object_set_new(args, s->cfg->image.args[k], json_string(s->cfg->image.args[k + 1]));
 	lock(r);
 	snprintf(r->build_what, sizeof(r->build_what), "%s:%s", s->cfg->implementation, s->cfg->version_name);
+	r->pulling = false;
 	r->build_step = r->build_steps = 0;
 	r->build_done = false;
 	memset(r->build_last_lines, 0, sizeof(r->build_last_lines));
@@ -785,7 +793,98 @@ static void run_error(struct run *r, bool *failed, const char *fmt, ...)
 	*failed = true;
 }
 
-/* Makes sure the image of one service exists: cached, or built now. */
+/* One line of pantherfs's own into build.log, beside the daemon's. */
+static void log_line(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(struct run *r, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	b_line(r, line, (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
+}
+
+/*
+ * A prebuilt image (docker_image with build_from_source: false) that the
+ * engine does not have: pull it, its progress going to build.log. A
+ * failure ends the run with the registry's answer and what to do instead.
+ */
+static int pull_one(struct run *r, struct svc *s, const struct image_plan *p, bool *failed)
+{
+	struct docker_client *dc = r->t->e->dc;
+	struct docker_build_cbs cbs = { .on_line = b_line, .on_done = b_done, .ud = r };
+	struct pfs_err err = { 0 };
+	struct docker_call *call;
+	json_t *img = NULL;
+	bool stop;
+	int rc;
+
+	lock(r);
+	snprintf(r->build_what, sizeof(r->build_what), "%s", p->ref);
+	r->pulling = true;
+	r->build_step = r->build_steps = 0;
+	r->build_done = false;
+	memset(r->build_last_lines, 0, sizeof(r->build_last_lines));
+	event_add_locked(r->t, r, "image.pull_started", s->name, json_pack("{s:s}", "image", p->ref));
+	run_save(r);
+	unlock(r);
+	changed(r, ENGINE_EVENTS, NULL);
+	changed(r, ENGINE_STATUS, NULL);
+	log_line(r, "pulling %s", p->ref);
+
+	call = docker_image_pull(dc, p->ref, &cbs, &err);
+	if (!call)
+		return engine_call(r, err.code ? err.code : -EIO);
+	lock(r);
+	r->build_call = call;
+	while (!r->build_done && !r->stop_req && !r->kill_req)
+		nap(r, 1000);
+	stop = !r->build_done;
+	unlock(r);
+	if (stop) {
+		docker_call_cancel(call);
+		lock(r);
+		while (!r->build_done)
+			nap(r, 1000);
+		unlock(r);
+	}
+	lock(r);
+	r->build_call = NULL;
+	unlock(r);
+	docker_call_unref(call);
+
+	rc = r->build_err;
+	if (rc == -ECANCELED && stop)
+		return 0;
+	if (engine_lost(rc))
+		return LOST;
+	if (rc == 0) {
+		rc = docker_image_inspect(dc, p->ref, &img, &err);
+		if (engine_lost(rc))
+			return LOST;
+		if (rc == 0) {
+			event_add(r->t, r, "image.pulled", s->name,
+				  json_pack("{s:s,s:s}", "image", p->ref,
+					    "id", json_string_value(json_object_get(img, "Id")) ?: ""));
+			json_decref(img);
+			return 0;
+		}
+		snprintf(r->build_msg, sizeof(r->build_msg), "the pull ended but the engine has no such image");
+	}
+	log_line(r, "cannot pull %s: %s", p->ref, r->build_msg);
+	event_add(r->t, r, "image.pull_failed", s->name,
+		  json_pack("{s:s,s:s}", "image", p->ref, "error", r->build_msg));
+	run_error(r, failed, "image %s of %s: cannot pull it: %s (build it with build_from_source: true, or "
+		  "load it into the engine first)", p->ref, s->name, r->build_msg);
+	return 0;
+}
+
+/* Makes sure the image of one service exists: cached, pulled or built now. */
 static int ensure_image(struct run *r, struct svc *s, const struct image_plan *p, bool *failed)
 {
 	struct docker_client *dc = r->t->e->dc;
@@ -807,10 +906,8 @@ static int ensure_image(struct run *r, struct svc *s, const struct image_plan *p
 		run_error(r, failed, "image %s: %s", p->ref, err.msg);
 		return 0;
 	}
-	if (s->cfg->image.prebuilt) {
-		run_error(r, failed, "image %s of %s is not on this engine (pull or build it first)", p->ref, s->name);
-		return 0;
-	}
+	if (s->cfg->image.prebuilt)
+		return pull_one(r, s, p, failed);
 	rc = build_one(r, s, p, failed);
 	return rc;
 }

@@ -283,6 +283,224 @@ START_TEST(client_exiting_1_fails)
 }
 END_TEST
 
+/*
+ * A prebuilt image the engine lacks is pulled; a registry that cannot be
+ * reached (a closed port here: nothing leaves the machine) ends the run in
+ * error with the daemon's reason and the way out, and build.log shows it.
+ */
+START_TEST(prebuilt_image_that_cannot_be_pulled_is_an_error)
+{
+	static const char want[] = "error image 127.0.0.1:9/pantherfs-test/absent:1 of server: cannot pull it: ";
+	struct engine *e = eng("pull");
+	struct pfs_err err = { 0 };
+	json_t *evs;
+	char *st, *log;
+
+	ck_assert_int_eq(engine_test_create(e, "pull", &err), 0);
+	apply(e, "pull",
+	      "services:\n"
+	      "  server: {timeout: 30, protocol: {role: server},\n"
+	      "           implementation: {name: ngtcp2, docker_image: '127.0.0.1:9/pantherfs-test/absent:1',\n"
+	      "                            build_from_source: false}}\n");
+	st = wait_done(e, "pull", 0, 120);
+	ck_assert_msg(!strncmp(st, want, sizeof(want) - 1), "%s", st);
+	ck_assert_msg(strstr(st, "127.0.0.1:9") && strstr(st, "build_from_source: true"), "%s", st);
+	evs = events(e, "pull");
+	ck_assert_int_eq(count_type(evs, "image.pull_started", "server"), 1);
+	ck_assert_int_eq(count_type(evs, "image.pull_failed", "server"), 1);
+	ck_assert_int_eq(count_type(evs, "image.pulled", NULL), 0);
+	ck_assert_int_eq(count_type(evs, "service.created", NULL), 0);
+	json_decref(evs);
+	log = file(e, "pull", 0, NULL, "build.log");
+	ck_assert_msg(log && strstr(log, "pulling 127.0.0.1:9/pantherfs-test/absent:1\n") &&
+			      strstr(log, "cannot pull 127.0.0.1:9/pantherfs-test/absent:1: "),
+		      "%s", log ? log : "(no build.log)");
+	free(log);
+	ck_assert_int_eq(containers_of(e, "pull", 1), 0);
+	free(st);
+	engine_free(e);
+}
+END_TEST
+
+/* ---- a registry of the suite's own ------------------------------------------------------------ */
+
+/*
+ * Debian's docker-registry serving on a free loopback port (the engine
+ * trusts 127.0.0.0/8 without TLS), its storage under root/registry. Its pid
+ * and the image it holds are written there first, so the teardown ends it
+ * and untags the image even when a test failed midway.
+ */
+static int registry_start(pid_t *pid)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	char dir[300], cfg[1024], path[400], pidtxt[32];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+
+	snprintf(dir, sizeof(dir), "%s/registry", root);
+	ck_assert_int_eq(pfs_mkdir_p(dir, 0755), 0);
+	snprintf(cfg, sizeof(cfg),
+		 "version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: %s/data}}\n"
+		 "http: {addr: '127.0.0.1:%d'}\n", dir, port);
+	snprintf(path, sizeof(path), "%s/config.yml", dir);
+	ck_assert_int_eq(pfs_write_file_atomic(path, cfg, strlen(cfg)), 0);
+	*pid = fork();
+	ck_assert_int_ge(*pid, 0);
+	if (*pid == 0) {
+		char logp[400];
+		int lfd;
+
+		snprintf(logp, sizeof(logp), "%s/log", dir);
+		lfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (lfd >= 0) {
+			dup2(lfd, 1);
+			dup2(lfd, 2);
+		}
+		execlp("docker-registry", "docker-registry", "serve", path, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)*pid);
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	ck_assert_int_eq(pfs_write_file_atomic(path, pidtxt, strlen(pidtxt)), 0);
+
+	/* serving once it accepts connections; a registry that exits is a failure, with its log */
+	for (int i = 0;; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0), st;
+		bool up;
+
+		a.sin_port = htons((uint16_t)port);
+		up = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(c);
+		if (up)
+			return port;
+		if (waitpid(*pid, &st, WNOHANG) == *pid) {
+			struct pfs_buf b = PFS_BUF_INIT(1u << 16);
+
+			snprintf(path, sizeof(path), "%s/log", dir);
+			pfs_read_file(path, &b);
+			*pid = 0;
+			ck_abort_msg("docker-registry exited (status %d; is it installed?): %s", st,
+				     b.ptr ? b.ptr : "");
+		}
+		ck_assert_msg(i < 200, "docker-registry did not listen on 127.0.0.1:%d within 20 s", port);
+		usleep(100000);
+	}
+}
+
+/* Ends the registry (ours, by the pid written down) and untags what it served. */
+static void registry_sweep(struct docker_client *c)
+{
+	struct pfs_buf b = PFS_BUF_INIT(4096);
+	char path[400];
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/registry/ref", root);
+	if (pfs_read_file(path, &b) == 0 && b.len)
+		docker_image_remove(c, pfs_buf_str(&b), true, NULL);
+	pfs_buf_free(&b);
+	b = (struct pfs_buf)PFS_BUF_INIT(64);
+	snprintf(path, sizeof(path), "%s/registry/pid", root);
+	if (pfs_read_file(path, &b) == 0 && pfs_parse_long(pfs_buf_str(&b), 2, 1L << 30, &pid) == 0 &&
+	    kill((pid_t)pid, SIGTERM) == 0)
+		waitpid((pid_t)pid, NULL, 0); /* ours only with CK_FORK=no; else init reaps it */
+	pfs_buf_free(&b);
+	unlink(path);
+}
+
+/*
+ * The ngtcp2 image pantherfs builds, pushed to a registry of the suite's
+ * own and untagged here: a service naming it with build_from_source: false
+ * has it pulled (through the Engine API, the progress into build.log), and
+ * the run exchanges real QUIC from it.
+ */
+START_TEST(prebuilt_image_is_pulled_and_runs)
+{
+	struct engine *e = eng("pulled");
+	struct docker_client *c = client();
+	struct pfs_err err = { 0 };
+	char ref[160], yaml[1024], path[400], *st, *log, *logs;
+	const char *built = NULL;
+	json_t *evs, *ev;
+	size_t i;
+	pid_t pid;
+	int port;
+
+	/* the image pantherfs builds for ngtcp2 (cached after the first suite) */
+	ck_assert_int_eq(engine_test_create(e, "src", &err), 0);
+	apply(e, "src", "timeout: 1\nservices:\n  server: {implementation: {name: ngtcp2}, protocol: {role: server}}\n");
+	st = wait_done(e, "src", 0, 600);
+	ck_assert_str_eq(st, "succeeded servers ran their 1 s\n");
+	free(st);
+	evs = events(e, "src");
+	json_array_foreach(evs, i, ev)
+		if (!strcmp(json_string_value(json_object_get(ev, "type")), "image.cached") ||
+		    !strcmp(json_string_value(json_object_get(ev, "type")), "image.build_completed"))
+			built = json_string_value(json_object_get(json_object_get(ev, "data"), "image"));
+	ck_assert_msg(built && !strncmp(built, "pantherfs/ngtcp2:", 17), "%s", built ? built : "(no image event)");
+
+	port = registry_start(&pid);
+	snprintf(ref, sizeof(ref), "127.0.0.1:%d/pantherfs-test/ngtcp2:%s", port, strrchr(built, ':') + 1);
+	snprintf(path, sizeof(path), "%s/registry/ref", root);
+	ck_assert_int_eq(pfs_write_file_atomic(path, ref, strlen(ref)), 0);
+	{
+		const char *tag[] = { "docker", "tag", built, ref, NULL };
+		const char *push[] = { "docker", "push", "-q", ref, NULL };
+
+		ck_assert_int_eq(run_argv(tag), 0);
+		ck_assert_int_eq(run_argv(push), 0);
+	}
+	json_decref(evs);
+	ck_assert_msg(docker_image_remove(c, ref, false, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(docker_image_inspect(c, ref, NULL, NULL), -ENOENT);
+
+	ck_assert_int_eq(engine_test_create(e, "pulled", &err), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "services:\n"
+		 "  server:\n    timeout: 60\n    protocol: {role: server}\n"
+		 "    implementation: {name: ngtcp2, docker_image: '%s', build_from_source: false}\n"
+		 "  client:\n    timeout: 60\n    protocol: {role: client, target: server}\n"
+		 "    implementation: {name: ngtcp2, docker_image: '%s', build_from_source: false}\n"
+		 "    config: {download: 1M}\n",
+		 ref, ref);
+	apply(e, "pulled", yaml);
+	st = wait_done(e, "pulled", 0, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	logs = file(e, "pulled", 0, "client", "logs");
+	ck_assert_msg(strstr(logs, "1M: OK\n") != NULL, "%s", logs);
+	free(logs);
+	st = file(e, "pulled", 0, "server", "image");
+	ck_assert_msg(!strncmp(st, ref, strlen(ref)), "%s", st);
+	free(st);
+
+	/* pulled once, for the first service that runs it; both share it */
+	evs = events(e, "pulled");
+	ck_assert_int_eq(count_type(evs, "image.pull_started", "server"), 1);
+	ck_assert_int_eq(count_type(evs, "image.pulled", "server"), 1);
+	ck_assert_int_eq(count_type(evs, "image.pull_started", NULL), 1);
+	ck_assert_int_eq(count_type(evs, "image.pull_failed", NULL), 0);
+	json_decref(evs);
+	log = file(e, "pulled", 0, NULL, "build.log");
+	snprintf(path, sizeof(path), "Status: Downloaded newer image for %s\n", ref);
+	ck_assert_msg(strstr(log, "pulling 127.0.0.1:") && strstr(log, path), "%s", log);
+	free(log);
+	ck_assert_int_eq(docker_image_inspect(c, ref, NULL, NULL), 0);
+
+	ck_assert_int_eq(engine_test_remove(e, "pulled", &err), 0);
+	ck_assert_int_eq(engine_test_remove(e, "src", &err), 0);
+	registry_sweep(c);
+	ck_assert_int_eq(docker_image_inspect(c, ref, NULL, NULL), -ENOENT);
+	docker_client_free(c);
+	engine_free(e);
+}
+END_TEST
+
 START_TEST(server_dying_before_ready_fails)
 {
 	expect_verdict("early",
@@ -539,6 +757,12 @@ static void sweep(void)
 
 static void teardown(void)
 {
+	struct docker_client *c = itest_client(60000);
+
+	if (c) {
+		registry_sweep(c);
+		docker_client_free(c);
+	}
 	sweep();
 	pfs_rm_rf(root);
 }
@@ -586,6 +810,8 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(t, NULL, teardown);
 	tcase_add_test(t, quic_run_succeeds);
 	tcase_add_test(t, client_exiting_1_fails);
+	tcase_add_test(t, prebuilt_image_that_cannot_be_pulled_is_an_error);
+	tcase_add_test(t, prebuilt_image_is_pulled_and_runs);
 	tcase_add_test(t, server_dying_before_ready_fails);
 	tcase_add_test(t, server_dying_mid_run_fails);
 	tcase_add_test(t, client_hanging_is_stopped_at_timeout);

@@ -617,6 +617,84 @@ START_TEST(failed_build_inside_200_is_reported)
 }
 END_TEST
 
+/* ---- pull ---------------------------------------------------------------------- */
+
+static const char pull_ok[] =
+	"{\"status\":\"Pulling from lab/quic\",\"id\":\"7\"}\n"
+	"{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"a1b2\"}\n"
+	"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":10,\"total\":99},\"id\":\"a1b2\"}\n"
+	"{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"a1b2\"}\n"
+	"{\"status\":\"Digest: sha256:00ff\"}\n"
+	"{\"status\":\"Status: Downloaded newer image for lab/quic:7\"}\n";
+
+static const char pull_denied[] =
+	"{\"status\":\"Pulling from lab/private\",\"id\":\"1\"}\n"
+	"{\"errorDetail\":{\"message\":\"pull access denied for lab/private\"},"
+	"\"error\":\"pull access denied for lab/private\"}\n";
+
+static const struct fake_route pull_routes[] = {
+	{ "POST /v1.41/images/create?fromImage=lab%2Fquic&tag=7", 200, NULL, pull_ok, 0, FAKE_CHUNKED, 23 },
+	{ "POST /v1.41/images/create?fromImage=lab%2Fprivate&tag=latest", 200, NULL, pull_denied, 0, FAKE_CHUNKED, 0 },
+	{ "POST /v1.41/images/create?fromImage=nowhere.test%3A5000%2Fx&tag=latest", 500, NULL,
+	  "{\"message\":\"Get \\\"https://nowhere.test:5000/v2/\\\": no such host\"}" },
+};
+
+static void pull_one(struct fakehttp *f, const char *ref, struct build_log *b)
+{
+	struct docker_client *c = client_for(f, 5000);
+	struct docker_build_cbs cbs = { .on_line = b_line, .on_done = b_done, .ud = b };
+	struct docker_call *call;
+
+	memset(b, 0, sizeof(*b));
+	ev_init(&b->e);
+	call = docker_image_pull(c, ref, &cbs, NULL);
+	ck_assert_ptr_nonnull(call);
+	ev_wait(&b->e);
+	docker_call_unref(call);
+	docker_client_free(c);
+	ev_free(&b->e);
+}
+
+START_TEST(pull_reports_layers_not_progress)
+{
+	struct fakehttp *f = serve(pull_routes, 3, "1.41");
+	struct build_log b;
+
+	pull_one(f, "lab/quic:7", &b);
+	ck_assert_int_eq(b.e.done_err, 0);
+	ck_assert(!b.had_id);
+	ck_assert_str_eq(b.lines, "7: Pulling from lab/quic|a1b2: Pulling fs layer|a1b2: Pull complete|"
+				  "Digest: sha256:00ff|Status: Downloaded newer image for lab/quic:7|");
+	fakehttp_stop(f);
+}
+END_TEST
+
+START_TEST(pull_denied_inside_200_is_eio)
+{
+	struct fakehttp *f = serve(pull_routes, 3, "1.41");
+	struct build_log b;
+
+	pull_one(f, "lab/private", &b); /* no tag: latest */
+	ck_assert_int_eq(b.e.done_err, -EIO);
+	ck_assert_str_eq(b.msg, "pull access denied for lab/private");
+	ck_assert_int_eq(fakehttp_count(f, "POST /v1.41/images/create?fromImage=lab%2Fprivate&tag=latest"), 1);
+	fakehttp_stop(f);
+}
+END_TEST
+
+START_TEST(pull_unreachable_registry_keeps_message)
+{
+	struct fakehttp *f = serve(pull_routes, 3, "1.41");
+	struct build_log b;
+
+	/* a registry host with a port: the colon is not a tag */
+	pull_one(f, "nowhere.test:5000/x", &b);
+	ck_assert_int_eq(b.e.done_err, -EIO);
+	ck_assert_str_eq(b.msg, "Get \"https://nowhere.test:5000/v2/\": no such host");
+	fakehttp_stop(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("docker_client");
@@ -643,6 +721,9 @@ static Suite *suite(void)
 	tcase_add_test(t, sync_call_from_callback_is_edeadlk);
 	tcase_add_test(t, wait_reads_exit_code_from_body);
 	tcase_add_test(t, failed_build_inside_200_is_reported);
+	tcase_add_test(t, pull_reports_layers_not_progress);
+	tcase_add_test(t, pull_denied_inside_200_is_eio);
+	tcase_add_test(t, pull_unreachable_registry_keeps_message);
 	suite_add_tcase(s, t);
 	return s;
 }
