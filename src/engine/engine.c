@@ -612,7 +612,11 @@ static void sweep_removed(struct engine *e)
 }
 
 /* Records an engine event in every test with a live run. */
-static void event_live_tests(struct engine *e, const char *type, json_t *data)
+/*
+ * Tells every live run that the Docker engine went away (up false) or came
+ * back: an event, and the status line's "(waiting for the Docker engine)".
+ */
+static void engine_change_live_tests(struct engine *e, bool up, const char *type, json_t *data)
 {
 	struct test **ts;
 	size_t n;
@@ -630,10 +634,14 @@ static void event_live_tests(struct engine *e, const char *type, json_t *data)
 
 		pthread_mutex_lock(&ts[i]->lock);
 		r = current_run(ts[i]);
-		if (r && run_state_live(r->state))
+		if (r && run_state_live(r->state)) {
 			event_add_locked(ts[i], r, type, NULL, json_deep_copy(data));
+			r->waiting_engine = !up;
+			now_ts(&r->status_mtime);
+		}
 		pthread_mutex_unlock(&ts[i]->lock);
 		engine_notify(e, ENGINE_EVENTS, ts[i]->name, 0, NULL);
+		engine_notify(e, ENGINE_STATUS, ts[i]->name, 0, NULL);
 		engine_test_put(ts[i]);
 	}
 	free(ts);
@@ -741,7 +749,7 @@ static void *monitor_main(void *arg)
 			if (was) {
 				pfs_warn("Docker engine: %s", err.msg);
 				if (ever)
-					event_live_tests(e, "engine.disconnected", json_pack("{s:s}", "reason", err.msg));
+					engine_change_live_tests(e, false, "engine.disconnected", json_pack("{s:s}", "reason", err.msg));
 				engine_notify(e, ENGINE_ENGINE, NULL, 0, NULL);
 			}
 			pthread_mutex_lock(&e->lock);
@@ -774,7 +782,7 @@ static void *monitor_main(void *arg)
 			pthread_mutex_unlock(&e->lock);
 			if (!was) {
 				if (ever)
-					event_live_tests(e, "engine.connected", json_pack("{s:s}", "api", pi.api_version));
+					engine_change_live_tests(e, true, "engine.connected", json_pack("{s:s}", "api", pi.api_version));
 				engine_notify(e, ENGINE_ENGINE, NULL, 0, NULL);
 			}
 			ever = true;
@@ -1183,11 +1191,7 @@ int engine_file_get(struct engine *e, const char *test, int run, const char *ser
 								t->config_text ? "pending" : "empty");
 		char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 
-		if (txt && run == 0) {
-			char *with_nl = pfs_strdup_printf("%s\n", txt);
-			free(txt);
-			txt = with_nl;
-		} else if (txt) {
+		if (txt) {
 			char *with_nl = pfs_strdup_printf("%s\n", txt);
 			free(txt);
 			txt = with_nl;

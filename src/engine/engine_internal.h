@@ -102,6 +102,7 @@ struct run {
 	struct timespec build_mtime;
 	char build_what[160];           /* "mvfst:rfc9000" while building, the ref while pulling */
 	bool pulling;                   /* the image work is a pull, not a build */
+	bool waiting_engine;            /* the driver waits for the Docker engine to come back */
 	int build_step, build_steps;
 	bool build_done;
 	int build_err;

@@ -212,6 +212,8 @@ json_t *run_status_json(struct run *r)
 		      "network", r->net_name, "network_id", r->net_id, "force_build", r->force_build,
 		      "no_cache", r->no_cache, "cleaned_previous", r->cleaned_previous, "services", svcs,
 		      "plan", r->cfg ? r->cfg->summary : json_null());
+	if (j)
+		json_object_set_new(j, "waiting_for_engine", json_boolean(r->waiting_engine));
 	return j;
 }
 
@@ -425,7 +427,12 @@ static void status_word_reason(struct run *r, char *out, size_t n)
 
 void run_status_line(struct run *r, char *out, size_t n)
 {
+	size_t k;
+
 	status_word_reason(r, out, n);
+	k = strlen(out);
+	if (r->waiting_engine && run_state_live(r->state) && k < n)
+		snprintf(out + k, n - k, " (waiting for the Docker engine)");
 }
 
 static void set_state(struct run *r, enum run_state st, const char *fmt, ...)
@@ -1683,7 +1690,22 @@ static void *run_main(void *arg)
 		int rc = drive(r);
 
 		if (rc == LOST) {
-			if (stopping_engine(r) || !engine_wait_connected(e, gen))
+			bool back;
+
+			if (stopping_engine(r))
+				break;
+			lock(r);
+			r->waiting_engine = true;
+			now_ts(&r->status_mtime);
+			unlock(r);
+			changed(r, ENGINE_STATUS, NULL);
+			back = engine_wait_connected(e, gen);
+			lock(r);
+			r->waiting_engine = false;
+			now_ts(&r->status_mtime);
+			unlock(r);
+			changed(r, ENGINE_STATUS, NULL);
+			if (!back)
 				break;
 			continue;
 		}

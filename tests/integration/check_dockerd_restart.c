@@ -307,6 +307,10 @@ START_TEST(dockerd_restart_mid_run)
 	t_down = pfs_now_ms();
 	wait_for(state, NULL, "engine.disconnected", NULL, 30);
 	t_noticed = pfs_now_ms();
+	/* status says why nothing moves */
+	host_cmd(&h, 30, ans, sizeof(ans), "status %s", TEST);
+	ck_assert_msg(strstr(ans, "status running") == ans && strstr(ans, "(waiting for the Docker engine)"),
+		      "status while dockerd is down: %s", ans);
 
 	/* and starts again the same way */
 	ck_assert_msg(dockerd_start(argv, 90, why, sizeof(why)) == 0, "%s", why);

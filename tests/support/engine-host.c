@@ -79,6 +79,15 @@ int main(int argc, char **argv)
 				printf("state %s\n", st);
 				continue;
 			}
+		} else if (!strcmp(cmd, "status")) {
+			struct engine_file f;
+
+			r = engine_file_get(e, a, 0, NULL, "status", &f);
+			if (r == 0) {
+				printf("status %.*s", (int)f.len, f.data);
+				engine_file_release(&f);
+				continue;
+			}
 		} else if (!strcmp(cmd, "wait")) {
 			long secs = strtol(b, NULL, 10);
 			uint64_t until = pfs_now_ms() + (uint64_t)secs * 1000;
