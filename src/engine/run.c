@@ -1198,8 +1198,6 @@ static int wait_ready(struct run *r, struct svc *s, bool *failed)
 	if (s->ready)
 		return 0;
 	until = now + (uint64_t)bound * 1000;
-	if (r->deadline_ms && r->deadline_ms < until)
-		until = r->deadline_ms;
 	for (;;) {
 		size_t n = PFS_ARRAY_SIZE(versions);
 		bool exited, stop;
@@ -1264,8 +1262,6 @@ static int phase_start(struct run *r, bool *failed)
 	snprintf(r->reason, sizeof(r->reason), "network");
 	if (!r->started_ms)
 		r->started_ms = pfs_wall_ms();
-	if (!r->deadline_ms)
-		r->deadline_ms = r->started_ms + (uint64_t)r->cfg->timeout_s * 1000;
 	run_save(r);
 	unlock(r);
 	changed(r, ENGINE_STATUS, NULL);
@@ -1317,6 +1313,9 @@ static int phase_start(struct run *r, bool *failed)
 		if (!r->stop_req && !r->kill_req) {
 			r->state = RS_RUNNING;
 			r->reason[0] = '\0';
+			/* the test's timeout is how long its services run, once all are up */
+			if (!r->deadline_ms)
+				r->deadline_ms = pfs_wall_ms() + (uint64_t)r->cfg->timeout_s * 1000;
 			run_save(r);
 		}
 		unlock(r);
