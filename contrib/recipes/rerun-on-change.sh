@@ -17,7 +17,15 @@ apply() {
 }
 apply
 # editors save by writing in place or by renaming a new file over the old
-# one: watch the directory and pick the file's name
-while inotifywait -qq -e close_write,moved_to --include "/$(basename "$config")\$" "$(dirname "$config")"; do
+# one: watch the directory and pick the file's name. The watcher runs in the
+# background so that a TERM to this script (not only a terminal's Ctrl-C,
+# which reaches both) ends it too instead of leaving it behind.
+wpid=
+trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; exit 0' TERM INT HUP
+while :; do
+	inotifywait -qq -e close_write,moved_to --include "/$(basename "$config")\$" "$(dirname "$config")" &
+	wpid=$!
+	wait "$wpid" || exit 1
+	wpid=
 	apply
 done

@@ -76,6 +76,13 @@ sleep 1
 printf '# saved again\n' >> "$work/local.yaml"                          # a write in place
 for _ in $(seq 1 100); do [ -d "$mnt/tests/rerun/runs/3" ] && break; sleep 0.1; done
 kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; rpid=
+# the recipe's watcher ends with it (it watches $work, which names it)
+left=$(ps -eo pid=,args= | grep "[i]notifywait .*$work" || true)
+if [ -z "$left" ]; then
+	ok "rerun-on-change.sh: a TERM ends its file watcher too"
+else
+	no "rerun-on-change.sh: a TERM ends its file watcher too"; printf '%s\n' "$left" | diag
+fi
 runs=$(ls "$mnt/tests/rerun/runs" | wc -l)
 if [ "$runs" -eq 3 ] && grep -q "download: 1K" "$mnt/tests/rerun/config.yaml"; then
 	ok "rerun-on-change.sh: two saves, two more runs (3 in all)"
