@@ -3,7 +3,8 @@
 #   packages (apt-get) -> a Docker engine and base image -> a -Werror build ->
 #   unit + integration suites -> unit suite and the orchestrator's suite under
 #   ASan+UBSan -> the orchestrator's suite under ThreadSanitizer -> unit suite
-#   under valgrind -> fuzzers for a bounded time -> one last line
+#   under valgrind -> benchmarks (figures printed) -> fuzzers for a bounded
+#   time -> one last line
 #   "N passed, M failed".
 # Usage: sudo bash tests/run-suite.sh   (from the source tree; root installs
 # packages and starts dockerd; later runs reuse both)
@@ -77,6 +78,11 @@ say "unit suite under valgrind"
 meson test -C "$build" --suite unit --setup valgrind --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
 cp "$build/meson-logs/testlog-valgrind.json" "$build/meson-logs/testlog-vg.json" 2>/dev/null
 logs+=("$build/meson-logs/testlog-vg.json")
+
+say "benchmarks (figures below; they check their answers, not their times)"
+meson test -C "$build" --benchmark --logbase bench --print-errorlogs | grep -E '^ *[0-9]+/[0-9]+ '
+grep -E '^(# (whole|  |cat |stat |ls )|logs:|ndjson:|config )' "$build/meson-logs/bench.txt" | sed 's/^/  /'
+logs+=("$build/meson-logs/bench.json")
 
 fuzz=$build-fuzz
 say "fuzzers, ${PFS_FUZZ_SECONDS:-60} s each, under ASan+UBSan ($fuzz)"
