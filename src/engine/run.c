@@ -702,6 +702,36 @@ static void build_reason(struct run *r, char *out, size_t n)
 		 k == 2 ? why[0] : "");
 }
 
+/*
+ * Waits for a build or pull stream (call, whose callbacks are b_*) to end.
+ * A stop or kill asked meanwhile cancels it (dropping the connection ends the
+ * daemon's work) and waits for its end callback all the same. Drops call.
+ * Returns true when it was cancelled that way.
+ */
+static bool await_image_call(struct run *r, struct docker_call *call)
+{
+	bool stop;
+
+	lock(r);
+	r->build_call = call;
+	while (!r->build_done && !r->stop_req && !r->kill_req)
+		nap(r, 1000);
+	stop = !r->build_done;
+	unlock(r);
+	if (stop) {
+		docker_call_cancel(call);
+		lock(r);
+		while (!r->build_done)
+			nap(r, 1000);
+		unlock(r);
+	}
+	lock(r);
+	r->build_call = NULL;
+	unlock(r);
+	docker_call_unref(call);
+	return stop;
+}
+
 static int build_one(struct run *r, struct svc *s, const struct image_plan *p, bool *failed)
 {
 	struct docker_client *dc = r->t->e->dc;
@@ -732,23 +762,7 @@ static int build_one(struct run *r, struct svc *s, const struct image_plan *p, b
 	call = image_build(dc, s->cfg, p, r->no_cache, &cbs, &err);
 	if (!call)
 		return engine_call(r, err.code ? err.code : -EIO);
-	lock(r);
-	r->build_call = call;
-	while (!r->build_done && !r->stop_req && !r->kill_req)
-		nap(r, 1000);
-	stop = !r->build_done;
-	unlock(r);
-	if (stop) {
-		docker_call_cancel(call); /* dropping the connection cancels the build */
-		lock(r);
-		while (!r->build_done)
-			nap(r, 1000);
-		unlock(r);
-	}
-	lock(r);
-	r->build_call = NULL;
-	unlock(r);
-	docker_call_unref(call);
+	stop = await_image_call(r, call);
 
 	rc = r->build_err;
 	if (rc == 0) {
@@ -847,23 +861,7 @@ static int pull_one(struct run *r, struct svc *s, const struct image_plan *p, bo
 	call = docker_image_pull(dc, p->ref, &cbs, &err);
 	if (!call)
 		return engine_call(r, err.code ? err.code : -EIO);
-	lock(r);
-	r->build_call = call;
-	while (!r->build_done && !r->stop_req && !r->kill_req)
-		nap(r, 1000);
-	stop = !r->build_done;
-	unlock(r);
-	if (stop) {
-		docker_call_cancel(call);
-		lock(r);
-		while (!r->build_done)
-			nap(r, 1000);
-		unlock(r);
-	}
-	lock(r);
-	r->build_call = NULL;
-	unlock(r);
-	docker_call_unref(call);
+	stop = await_image_call(r, call);
 
 	rc = r->build_err;
 	if (rc == -ECANCELED && stop)
