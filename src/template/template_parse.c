@@ -894,68 +894,57 @@ static int parse_unary(struct parser *p, bool with_filter, struct expr **out)
 	return r;
 }
 
-/* * / // % */
-static int parse_math2(struct parser *p, struct expr **out)
+/*
+ * The left-associative binary levels, tightest first: * / // %, then ~,
+ * then + - (Jinja's order). Each level is a chain of operands of the level
+ * before it; the first level's operands are unary expressions.
+ */
+static const struct binary_level {
+	enum expr_kind kind;
+	enum op ops[4];
+	size_t n_ops;
+} binary_levels[] = {
+	{ E_MUL, { OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD }, 4 },
+	{ E_CAT, { OP_TILDE }, 1 },
+	{ E_ADD, { OP_ADD, OP_SUB }, 2 },
+};
+
+static int parse_binary(struct parser *p, size_t level, struct expr **out);
+
+static int parse_binary_operand(struct parser *p, size_t level, struct expr **out)
 {
+	return level ? parse_binary(p, level - 1, out) : parse_unary(p, true, out);
+}
+
+static int parse_binary(struct parser *p, size_t level, struct expr **out)
+{
+	const struct binary_level *l = &binary_levels[level];
 	struct chain c = { 0 };
 	struct expr *first, *rhs;
 	struct token tok, *pk;
-	int r = parse_unary(p, true, &first);
+	int r = parse_binary_operand(p, level, &first);
 
 	while (r == 0) {
+		bool mine = false;
+
 		r = peek(p, 0, &pk);
-		if (r < 0 || pk->type != TK_OP ||
-		    (pk->op != OP_MUL && pk->op != OP_DIV && pk->op != OP_FLOORDIV && pk->op != OP_MOD))
+		for (size_t i = 0; r == 0 && i < l->n_ops && !mine; i++)
+			mine = tok_op(pk, l->ops[i]);
+		if (!mine)
 			break;
 		r = next(p, &tok);
 		if (r == 0)
-			r = parse_unary(p, true, &rhs);
+			r = parse_binary_operand(p, level, &rhs);
 		if (r == 0)
-			r = chain_add(p, &c, E_MUL, first, tok.op, rhs);
+			r = chain_add(p, &c, l->kind, first, tok.op, rhs);
 	}
 	return r < 0 ? r : chain_end(p, &c, first, out);
 }
 
-/* ~ */
-static int parse_concat(struct parser *p, struct expr **out)
-{
-	struct chain c = { 0 };
-	struct expr *first, *rhs;
-	struct token tok, *pk;
-	int r = parse_math2(p, &first);
-
-	while (r == 0) {
-		r = peek(p, 0, &pk);
-		if (r < 0 || !tok_op(pk, OP_TILDE))
-			break;
-		r = next(p, &tok);
-		if (r == 0)
-			r = parse_math2(p, &rhs);
-		if (r == 0)
-			r = chain_add(p, &c, E_CAT, first, OP_TILDE, rhs);
-	}
-	return r < 0 ? r : chain_end(p, &c, first, out);
-}
-
-/* + - */
+/* + - and what binds tighter */
 static int parse_math1(struct parser *p, struct expr **out)
 {
-	struct chain c = { 0 };
-	struct expr *first, *rhs;
-	struct token tok, *pk;
-	int r = parse_concat(p, &first);
-
-	while (r == 0) {
-		r = peek(p, 0, &pk);
-		if (r < 0 || (!tok_op(pk, OP_ADD) && !tok_op(pk, OP_SUB)))
-			break;
-		r = next(p, &tok);
-		if (r == 0)
-			r = parse_concat(p, &rhs);
-		if (r == 0)
-			r = chain_add(p, &c, E_ADD, first, tok.op, rhs);
-	}
-	return r < 0 ? r : chain_end(p, &c, first, out);
+	return parse_binary(p, PFS_ARRAY_SIZE(binary_levels) - 1, out);
 }
 
 /* == != < > <= >= in, not in */

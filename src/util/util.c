@@ -166,7 +166,8 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
-int pfs_write_file_atomic(const char *path, const void *data, size_t len)
+/* Writes a temp file beside path and renames it over path; durable: fsyncs both. */
+static int write_replace(const char *path, const void *data, size_t len, bool durable)
 {
 	char tmp[PATH_MAX];
 	int fd, r;
@@ -177,7 +178,7 @@ int pfs_write_file_atomic(const char *path, const void *data, size_t len)
 	if (fd < 0)
 		return -errno;
 	r = pfs_write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -187,27 +188,17 @@ int pfs_write_file_atomic(const char *path, const void *data, size_t len)
 		unlink(tmp);
 		return r;
 	}
-	return fsync_dir_of(path);
+	return durable ? fsync_dir_of(path) : 0;
+}
+
+int pfs_write_file_atomic(const char *path, const void *data, size_t len)
+{
+	return write_replace(path, data, len, true);
 }
 
 int pfs_write_file_replace(const char *path, const void *data, size_t len)
 {
-	char tmp[PATH_MAX];
-	int fd, r;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)gettid()) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	r = pfs_write_all(fd, data, len);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return write_replace(path, data, len, false);
 }
 
 int pfs_append_file(const char *path, const void *data, size_t len)
