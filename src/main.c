@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,10 +23,12 @@
 #include "pantherfs/catalog.h"
 #include "pantherfs/config.h"
 #include "pantherfs/docker.h"
+#include "pantherfs/docker_ref.h"
 #include "pantherfs/engine.h"
 #include "pantherfs/fs.h"
 #include "pantherfs/log.h"
 #include "pantherfs/render.h"
+#include "pantherfs/sources.h"
 #include "pantherfs/util.h"
 #include "pantherfs/banned.h"
 
@@ -127,11 +130,19 @@ static void ensure_unmounted(const char *mountpoint)
 		waitpid(pid, NULL, 0);
 }
 
-static int cmd_mount(const char *mountpoint, const char *host, const char *state_dir, const char *data_dir,
-		     bool foreground, bool debug, struct fuse_args *args)
+/* Where things are: the options every command shares. */
+struct dirs {
+	const char *host, *state_dir, *data_dir, *sources_dir;
+	const char *registry;          /* --registry */
+	enum engine_swarm swarm;       /* --swarm */
+};
+
+static int cmd_mount(const char *mountpoint, const struct dirs *d, bool foreground, bool debug,
+		     struct fuse_args *args)
 {
-	struct engine_opts eo = { .state_dir = state_dir, .data_dir = data_dir, .docker_host = host,
-				  .notify = pfs_fs_notify };
+	struct engine_opts eo = { .state_dir = d->state_dir, .data_dir = d->data_dir,
+				  .sources_dir = d->sources_dir, .docker_host = d->host,
+				  .registry = d->registry, .swarm = d->swarm, .notify = pfs_fs_notify };
 	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 10 };
 	struct shutdown sd = { .main = pthread_self() };
 	pthread_t sd_thread;
@@ -149,6 +160,7 @@ static int cmd_mount(const char *mountpoint, const char *host, const char *state
 		return 1;
 	}
 	eo.notify_ud = fs;
+	pfs_log_install_fuse_sink();
 	se = fuse_session_new(args, pfs_fs_ops(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (!se)
 		goto out;
@@ -171,7 +183,7 @@ static int cmd_mount(const char *mountpoint, const char *host, const char *state
 	sd.se = se;
 	sd.main = pthread_self();
 	sd_started = pthread_create(&sd_thread, NULL, shutdown_main, &sd) == 0;
-	pfs_log(PFS_LOG_NOTICE, "mounted on %s (state %s)", mountpoint, state_dir);
+	pfs_log(PFS_LOG_NOTICE, "mounted on %s (state %s)", mountpoint, d->state_dir);
 	rc = fuse_session_loop_mt(se, &loop) == 0 ? 0 : 1;
 	if (sd_started) {
 		char zero = 0;
@@ -222,16 +234,47 @@ static void usage(FILE *f)
 		"  --state-dir=DIR      configs, events, logs and runs (default: %s)\n"
 		"  --data-dir=DIR       where version_configs/, templates/ and docker/ are\n"
 		"                       (default: %s)\n"
+		"  --sources-dir=DIR    source tarballs for image builds, <name>-<commit>.tar.gz\n"
+		"                       (default: the data dir's docker/<implementation>/sources/)\n"
+		"  --registry=HOST:PORT a registry the engine (every Swarm node) reaches: images\n"
+		"                       pantherfs builds are pushed there once, and pulled from\n"
+		"                       there before building\n"
+		"  --swarm=auto|on|off  runs on a Docker Swarm: auto (a manager's engine is one),\n"
+		"                       on (only on a manager), off (one engine) (default: auto)\n"
 		"  -f                   stay in the foreground (logs on stderr)\n"
 		"  -d, --debug          debug log (and libfuse's); implies -f\n"
 		"  -o OPT[,OPT...]      mount options (allow_other, auto_unmount, ...); also\n"
-		"                       state_dir=DIR, data_dir=DIR, docker_host=URL (fstab)\n"
+		"                       state_dir=DIR, data_dir=DIR, sources_dir=DIR,\n"
+		"                       docker_host=URL, registry=HOST:PORT, swarm=auto|on|off\n"
+		"                       (fstab); allow_other needs\n"
+		"                       default_permissions (or unchecked_allow_other)\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n",
 		default_state_dir(), catalog_default_data_dir());
 }
 
-static int load_config_file(const char *data_dir, const char *file, struct catalog **cat,
+/*
+ * Prints one line as `check` and `render` show text: control characters
+ * escaped, whatever the file held (the report's lines are escaped already;
+ * names, image references and commands are escaped here).
+ */
+__attribute__((format(printf, 2, 3)))
+static void print_line(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL, *e;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	e = s ? pfs_escape_ctl_dup(s, 0) : NULL;
+	fprintf(out, "%s\n", e ? e : "(out of memory)");
+	free(e);
+	free(s);
+}
+
+static int load_config_file(const struct dirs *d, const char *file, struct catalog **cat,
 			    struct pfs_config **cfg, struct cfg_report *rep)
 {
 	struct pfs_buf b = PFS_BUF_INIT(CONFIG_MAX_BYTES + 1);
@@ -240,26 +283,52 @@ static int load_config_file(const char *data_dir, const char *file, struct catal
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	r = catalog_load(data_dir, cat, &err);
+	r = catalog_load(d->data_dir, cat, &err);
+	if (r == 0 && d->sources_dir)
+		r = catalog_set_sources_dir(*cat, d->sources_dir, &err);
 	if (r < 0) {
 		fprintf(stderr, "pantherfs: %s\n", err.msg);
 		return 2;
 	}
 	r = pfs_read_file(file, &b);
 	if (r == -EFBIG) {
-		fprintf(stderr, "%s: larger than 1 MiB\n", base);
+		print_line(stderr, "%s: larger than 1 MiB", base);
 		return 1;
 	}
 	if (r < 0) {
-		fprintf(stderr, "pantherfs: %s: %s\n", file, strerror(-r));
+		print_line(stderr, "pantherfs: %s: %s", file, strerror(-r));
 		return 2;
 	}
 	r = config_load(*cat, base, b.ptr, b.len, cfg, rep);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return r < 0 ? 1 : 0;
 }
 
-static int cmd_check(const char *data_dir, int argc, char **argv)
+/* Per source tree of a service's image: the tarball the build takes, or the repository it clones. */
+static int print_sources(const struct cfg_service *s)
+{
+	struct src_list *l = NULL;
+	struct pfs_err err = { 0 };
+
+	if (sources_find(s, &l, &err) < 0) {
+		fprintf(stderr, "pantherfs: %s\n", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct src_item *it = &l->v[i];
+
+		if (it->path)
+			print_line(stdout, "source: %s: %s: %s", s->name, it->name, it->path);
+		else if (*it->repo)
+			print_line(stdout, "source: %s: %s: cloned from %s", s->name, it->name, it->repo);
+		else
+			print_line(stdout, "source: %s: %s: no tarball and no repository to clone", s->name, it->name);
+	}
+	src_list_free(l);
+	return 0;
+}
+
+static int cmd_check(const struct dirs *d, int argc, char **argv)
 {
 	struct catalog *cat = NULL;
 	struct pfs_config *cfg = NULL;
@@ -270,40 +339,73 @@ static int cmd_check(const char *data_dir, int argc, char **argv)
 		fprintf(stderr, "usage: pantherfs check FILE\n");
 		return 2;
 	}
-	rc = load_config_file(data_dir, argv[0], &cat, &cfg, &rep);
+	rc = load_config_file(d, argv[0], &cat, &cfg, &rep);
 	for (size_t i = 0; i < rep.n_errors; i++)
-		printf("%s\n", rep.errors[i]);
+		print_line(stdout, "%s", rep.errors[i]);
 	for (size_t i = 0; i < rep.n_warnings; i++)
-		printf("warning: %s\n", rep.warnings[i]);
+		print_line(stdout, "warning: %s", rep.warnings[i]);
 	for (size_t i = 0; i < rep.n_notes; i++)
-		printf("note: %s\n", rep.notes[i]);
-	for (size_t i = 0; cfg && i < cfg->n_svc; i++) {
-		const struct cfg_image *im = &cfg->svc[i].image;
+		print_line(stdout, "note: %s", rep.notes[i]);
+	for (size_t i = 0; cfg && i <= cfg->n_svc; i++) {
+		const struct cfg_service *s = i < cfg->n_svc ? &cfg->svc[i] : cfg->netem;
+		struct pfs_buf line = PFS_BUF_INIT(1u << 20);
+		const struct cfg_image *im;
 
+		if (!s)
+			break;
+		im = &s->image;
 		if (im->prebuilt) {
-			printf("image: %s: %s, run as it is\n", cfg->svc[i].name, im->ref);
+			print_line(stdout, "image: %s: %s, run as it is", s->name, im->ref);
+			pfs_buf_release(&line);
 			continue;
 		}
-		printf("image: %s: %s:%s-<context hash>, built from docker/%s/%s with", cfg->svc[i].name, im->repo,
-		       im->tag_prefix, cfg->svc[i].implementation, im->dockerfile);
+		pfs_buf_printf(&line, "image: %s: %s:%s-<context hash>, built from docker/%s/%s with", s->name,
+			       im->repo, im->tag_prefix, s->implementation, im->dockerfile);
 		for (size_t k = 0; im->args && im->args[k] && im->args[k + 1]; k += 2) {
-			struct pfs_buf q = PFS_BUF_INIT(1u << 16);
-
-			pfs_shell_quote(&q, im->args[k + 1]);
-			printf(" %s=%s", im->args[k], pfs_buf_str(&q));
-			pfs_buf_free(&q);
+			pfs_buf_printf(&line, " %s=", im->args[k]);
+			pfs_shell_quote(&line, im->args[k + 1]);
 		}
-		printf("\n");
+		print_line(stdout, "%s", pfs_buf_str(&line));
+		pfs_buf_release(&line);
+		if (print_sources(s) < 0)
+			rc = 2;
+	}
+	for (size_t i = 0; cfg && i < cfg->n_svc; i++) {
+		const struct cfg_service *s = &cfg->svc[i];
+		char what[512];
+
+		if (!netcond_active(&s->net) && !s->capture && !s->qlog)
+			continue;
+		netcond_describe(&s->net, what, sizeof(what));
+		print_line(stdout, "network: %s: %s%s%s%s", s->name, what, s->capture ? "; capture.pcap" : "",
+			   s->keylog ? ", keys.log" : "", s->qlog ? "; qlog/" : "");
+	}
+	for (size_t i = 0; cfg && i < cfg->n_svc; i++) {
+		const struct cfg_service *s = &cfg->svc[i];
+		struct pfs_buf line = PFS_BUF_INIT(1u << 16);
+
+		if (!s->node && !s->constraints[0] && !s->apart_from[0])
+			continue;
+		pfs_buf_printf(&line, "placement: %s (on a Swarm):", s->name);
+		if (s->node)
+			pfs_buf_printf(&line, " node.hostname==%s", s->node);
+		for (size_t k = 0; s->constraints[k]; k++)
+			pfs_buf_printf(&line, "%s %s", s->node || k ? "," : "", s->constraints[k]);
+		for (size_t k = 0; s->apart_from[k]; k++)
+			pfs_buf_printf(&line, "%s not on the node of %s",
+				       s->node || s->constraints[0] || k ? "," : "", s->apart_from[k]);
+		print_line(stdout, "%s", pfs_buf_str(&line));
+		pfs_buf_release(&line);
 	}
 	if (cfg)
 		printf("ok: %zu service%s, timeout %ld s\n", cfg->n_svc, cfg->n_svc == 1 ? "" : "s", cfg->timeout_s);
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 	config_free(cfg);
 	catalog_free(cat);
 	return rc;
 }
 
-static int cmd_render(const char *data_dir, int argc, char **argv)
+static int cmd_render(const struct dirs *d, int argc, char **argv)
 {
 	struct catalog *cat = NULL;
 	struct pfs_config *cfg = NULL;
@@ -342,22 +444,22 @@ static int cmd_render(const char *data_dir, int argc, char **argv)
 		json_decref(addr);
 		return 2;
 	}
-	rc = load_config_file(data_dir, file, &cat, &cfg, &rep);
+	rc = load_config_file(d, file, &cat, &cfg, &rep);
 	for (size_t i = 0; i < rep.n_errors; i++)
-		fprintf(stderr, "%s\n", rep.errors[i]);
+		print_line(stderr, "%s", rep.errors[i]);
 	for (size_t i = 0; cfg && i < cfg->n_svc; i++) {
-		struct pfs_buf line = PFS_BUF_INIT(1u << 20);
+		struct pfs_buf line = PFS_BUF_INIT(RENDER_COMMAND_MAX + 1);
 		struct pfs_err err = { 0 };
 
 		if (render_command(cat, cfg, &cfg->svc[i], addr, &line, &err) < 0) {
-			fprintf(stderr, "%s: %s\n", cfg->svc[i].name, err.msg);
+			print_line(stderr, "%s: %s", cfg->svc[i].name, err.msg);
 			rc = 1;
 		} else {
-			printf("%s: %s\n", cfg->svc[i].name, pfs_buf_str(&line));
+			print_line(stdout, "%s: %s", cfg->svc[i].name, pfs_buf_str(&line));
 		}
-		pfs_buf_free(&line);
+		pfs_buf_release(&line);
 	}
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 	config_free(cfg);
 	catalog_free(cat);
 	json_decref(addr);
@@ -396,17 +498,22 @@ int main(int argc, char **argv)
 		{ "docker-host", required_argument, NULL, 'H' },
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "sources-dir", required_argument, NULL, 'T' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "address", required_argument, NULL, 'A' },
+		{ "registry", required_argument, NULL, 'R' },
+		{ "swarm", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
-	const char *host = NULL, *data_dir = NULL, *state_dir = NULL;
+	struct dirs d = { 0 };
+	char *sources_abs = NULL;
 	char **rest = calloc((size_t)argc * 2 + 1, sizeof(*rest)), **addr = calloc((size_t)argc + 1, sizeof(*addr));
-	bool foreground = false, debug = false;
+	bool foreground = false, debug = false, allow_other = false, default_perms = false, unchecked_other = false;
 	int nrest = 0, naddr = 0, ch, rc;
+	const char *swarm = NULL;
 
 	if (!rest || !addr)
 		return 1;
@@ -415,13 +522,22 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "dfhVo:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
-			host = optarg;
+			d.host = optarg;
 			break;
 		case 'D':
-			data_dir = optarg;
+			d.data_dir = optarg;
 			break;
 		case 'S':
-			state_dir = optarg;
+			d.state_dir = optarg;
+			break;
+		case 'T':
+			d.sources_dir = optarg;
+			break;
+		case 'R':
+			d.registry = optarg;
+			break;
+		case 'W':
+			swarm = optarg;
 			break;
 		case 'd':
 			debug = true;
@@ -435,12 +551,22 @@ int main(int argc, char **argv)
 			/* ours (for fstab lines) out, libfuse's on */
 			for (char *save = NULL, *o = strtok_r(optarg, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
 				if (!strncmp(o, "state_dir=", 10))
-					state_dir = o + 10;
+					d.state_dir = o + 10;
 				else if (!strncmp(o, "data_dir=", 9))
-					data_dir = o + 9;
+					d.data_dir = o + 9;
+				else if (!strncmp(o, "sources_dir=", 12))
+					d.sources_dir = o + 12;
 				else if (!strncmp(o, "docker_host=", 12))
-					host = o + 12;
+					d.host = o + 12;
+				else if (!strncmp(o, "registry=", 9))
+					d.registry = o + 9;
+				else if (!strncmp(o, "swarm=", 6))
+					swarm = o + 6;
+				else if (!strcmp(o, "unchecked_allow_other"))
+					unchecked_other = true;
 				else {
+					allow_other |= !strcmp(o, "allow_other");
+					default_perms |= !strcmp(o, "default_permissions");
 					fuse_opt_add_arg(&fargs, "-o");
 					fuse_opt_add_arg(&fargs, o);
 				}
@@ -471,27 +597,65 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!data_dir)
-		data_dir = catalog_default_data_dir();
-	if (!state_dir)
-		state_dir = default_state_dir();
-	if (!strcmp(rest[0], "engine"))
-		rc = cmd_engine(host);
+	if (swarm && strcmp(swarm, "auto") && strcmp(swarm, "on") && strcmp(swarm, "off")) {
+		print_line(stderr, "pantherfs: --swarm takes auto, on or off, not \"%s\"", swarm);
+		rc = 2;
+		goto out;
+	}
+	d.swarm = !swarm || !strcmp(swarm, "auto") ? ENGINE_SWARM_AUTO : !strcmp(swarm, "on") ? ENGINE_SWARM_ON
+											      : ENGINE_SWARM_OFF;
+	if (d.registry) {
+		struct pfs_err rerr = { 0 };
+
+		if (docker_registry_check(d.registry, &rerr) < 0) {
+			print_line(stderr, "pantherfs: --registry: %s", rerr.msg);
+			rc = 2;
+			goto out;
+		}
+	}
+	/* absolute now: a daemon changes to / before it loads anything */
+	if (d.sources_dir) {
+		sources_abs = realpath(d.sources_dir, NULL);
+		if (!sources_abs) {
+			fprintf(stderr, "pantherfs: sources dir %s: %s\n", d.sources_dir, strerror(errno));
+			rc = 2;
+			goto out;
+		}
+		d.sources_dir = sources_abs;
+	}
+	if (!d.data_dir)
+		d.data_dir = catalog_default_data_dir();
+	if (!d.state_dir)
+		d.state_dir = default_state_dir();
+	if (allow_other && !default_perms && !unchecked_other && strcmp(rest[0], "engine") && strcmp(rest[0], "check") &&
+	    strcmp(rest[0], "render")) {
+		/*
+		 * Other users would reach root's Docker engine through files whose
+		 * modes nobody checks: with allow_other the kernel must enforce them.
+		 */
+		fprintf(stderr, "pantherfs: -o allow_other needs -o default_permissions too (the kernel then enforces "
+				"the modes: only the mounting user writes); -o unchecked_allow_other mounts without "
+				"it anyway\n");
+		rc = 2;
+	} else if (!strcmp(rest[0], "engine"))
+		rc = cmd_engine(d.host);
 	else if (!strcmp(rest[0], "check"))
-		rc = cmd_check(data_dir, nrest - 1, rest + 1);
+		rc = cmd_check(&d, nrest - 1, rest + 1);
 	else if (!strcmp(rest[0], "render"))
-		rc = cmd_render(data_dir, nrest - 1, rest + 1);
+		rc = cmd_render(&d, nrest - 1, rest + 1);
 	else if (nrest == 1)
-		rc = cmd_mount(rest[0], host, state_dir, data_dir, foreground, debug, &fargs);
+		rc = cmd_mount(rest[0], &d, foreground, debug, &fargs);
 	else if (nrest == 2)
 		/* mount.fuse3 (an fstab line) calls: pantherfs SOURCE MOUNTPOINT -o OPTS */
-		rc = cmd_mount(rest[1], host, state_dir, data_dir, foreground, debug, &fargs);
+		rc = cmd_mount(rest[1], &d, foreground, debug, &fargs);
 	else {
 		fprintf(stderr, "pantherfs: one mountpoint, not \"%s %s\"\n", rest[0], rest[1]);
 		usage(stderr);
 		rc = 2;
 	}
+out:
 	fuse_opt_free_args(&fargs);
+	free(sources_abs);
 	free(rest);
 	free(addr);
 	return rc;

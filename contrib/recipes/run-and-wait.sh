@@ -2,7 +2,8 @@
 # Runs one test and waits for its verdict, following its events as they come.
 #   run-and-wait.sh MOUNTPOINT TEST CONFIG.yaml
 # Exit status 0 when the run succeeded, 1 when it failed, 2 when the config
-# was refused (the reasons are printed from the test's error file).
+# was refused (the reasons are printed from the test's error file), 3 when
+# its testcase is unsupported by the pair (nothing ran).
 set -u
 mnt=$1 test=$2 config=$3
 dir=$mnt/tests/$test
@@ -18,5 +19,6 @@ status=$(cat "$dir/status")
 echo "$test: $status"
 case $status in
 succeeded*) exit 0 ;;
+unsupported*) exit 3 ;;
 *) exit 1 ;;
 esac

@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct pfs_buf {
 	char *ptr;
@@ -33,7 +34,7 @@ struct pfs_buf {
 
 void pfs_buf_init(struct pfs_buf *b, size_t cap);
 /* Frees the memory; the buffer can be used again (same cap). NULL is fine. */
-void pfs_buf_free(struct pfs_buf *b);
+void pfs_buf_release(struct pfs_buf *b);
 /* Empties the buffer but keeps its memory. */
 void pfs_buf_reset(struct pfs_buf *b);
 
@@ -49,6 +50,12 @@ int pfs_buf_vprintf(struct pfs_buf *b, const char *fmt, va_list ap)
 void pfs_buf_consume(struct pfs_buf *b, size_t n);
 /* Shortens to n bytes; n >= len is a no-op. */
 void pfs_buf_truncate(struct pfs_buf *b, size_t n);
+/*
+ * Writes len bytes at off as pwrite(2) would, zero-filling a gap: -EINVAL
+ * for off < 0, -EFBIG past the cap (nothing changed), -ENOMEM (freed, as
+ * any failed append).
+ */
+int pfs_buf_pwrite(struct pfs_buf *b, const void *data, size_t len, off_t off);
 
 /* Always a valid C string ("" for an empty buffer); owned by the buffer. */
 const char *pfs_buf_str(const struct pfs_buf *b);

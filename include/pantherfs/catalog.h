@@ -36,6 +36,15 @@ const char *catalog_default_data_dir(void);
 int catalog_load(const char *data_dir, struct catalog **out, struct pfs_err *err);
 void catalog_free(struct catalog *c);
 
+/*
+ * Where the source tarballs of every implementation's images are looked up
+ * (sources.h): dir, made absolute, instead of each implementation's
+ * <data dir>/docker/<impl>/sources. The one exception to immutability: call
+ * it right after catalog_load(), before the catalogue is shared. -ENOENT,
+ * -ENOTDIR with err naming dir.
+ */
+int catalog_set_sources_dir(struct catalog *c, const char *dir, struct pfs_err *err);
+
 const char *catalog_data_dir(const struct catalog *c);
 size_t catalog_n_impls(const struct catalog *c);
 const struct cat_impl *catalog_impl_at(const struct catalog *c, size_t i);
@@ -45,6 +54,8 @@ const struct cat_impl *catalog_find_impl(const struct catalog *c, const char *na
 const char *catalog_impl_names(const struct catalog *c);
 
 const char *cat_impl_name(const struct cat_impl *i);
+/* Where this implementation's source tarballs are looked up (absolute when set). */
+const char *cat_impl_sources_dir(const struct cat_impl *i);
 /* implementation.yaml as JSON. */
 json_t *cat_impl_json(const struct cat_impl *i);
 size_t cat_impl_n_versions(const struct cat_impl *i);

@@ -96,7 +96,7 @@ struct docker_result {
 	size_t body_len;
 };
 
-void docker_result_free(struct docker_result *r); /* frees body; NULL is fine */
+void docker_result_release(struct docker_result *r); /* frees body; NULL is fine */
 
 /* Returns <0 to abort the call; that value becomes the call's result.err. */
 typedef int (*docker_data_cb)(void *ud, const char *data, size_t len);
@@ -113,6 +113,7 @@ struct docker_request {
 	const char *body;          /* copied; NULL for none */
 	size_t body_len;
 	const char *content_type;  /* of body; default application/json */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; copied */
 	int upload_fd;             /* >=0: stream this fd as the body (build context); the call closes it. Use -1 when unused */
 	off_t upload_len;
 	bool stream;               /* deliver 2xx bodies to on_data; no total timeout */
@@ -139,7 +140,7 @@ void docker_call_unref(struct docker_call *call);
 
 /*
  * Performs a request and waits for it. On success res holds the result
- * (caller frees with docker_result_free). On failure returns -errno, fills
+ * (caller frees with docker_result_release). On failure returns -errno, fills
  * err, and res is left empty. req->on_* must be NULL; streams are refused.
  */
 int docker_request_sync(struct docker_client *c, const struct docker_request *req,
@@ -180,23 +181,32 @@ int docker_image_list(struct docker_client *c, const char *const *labels, json_t
 int docker_image_remove(struct docker_client *c, const char *name, bool force,
 			struct pfs_err *err);
 
-/* An in-memory file added to a build context (overrides a file of that name). */
+/*
+ * A file added to a build context (overrides a file of that name, and is
+ * added even where dir's .dockerignore excludes that name): data/len in
+ * memory, or, when path is set, the regular file at path (symlinks
+ * followed), streamed from disk when the tar is written and never held in
+ * memory. Only the content counts: the entry's mode is `mode`, times and
+ * owners are zero, so the file's location does not change the hash.
+ */
 struct docker_ctx_file {
 	const char *name;   /* relative path inside the context */
 	const void *data;
 	size_t len;
 	unsigned mode;      /* 0: 0644 */
+	const char *path;   /* NULL: data/len */
 };
 
 /*
  * Writes a deterministic tar of dir (sorted entries, zero times and owners,
- * .dockerignore applied) plus extra files to fd, and its SHA-256 in hex
- * (the same context always yields the same hash). dir may be NULL.
+ * .dockerignore applied) plus extra files to fd (-1: only hash it), and its
+ * SHA-256 in hex (the same context always yields the same hash). dir may be
+ * NULL. A file that changes size while it is read is an error (-EIO).
  */
 int docker_context_tar(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
 		       int fd, char sha256_hex[65], struct pfs_err *err);
 
-/* The SHA-256 docker_context_tar() would give, without keeping the tar. */
+/* The SHA-256 docker_context_tar() would give, without writing the tar anywhere. */
 int docker_context_sha256(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
 			  char sha256_hex[65], struct pfs_err *err);
 
@@ -241,6 +251,27 @@ struct docker_call *docker_build(struct docker_client *c, const struct docker_bu
 struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
 				      const struct docker_build_cbs *cbs, struct pfs_err *err);
 
+/*
+ * POST /images/{name}/push?tag=: pushes ref ("host:port/repo[:tag]", tag
+ * "latest" when absent) to the registry its name says. auth is the
+ * X-Registry-Auth value (base64url of the JSON credentials) or NULL for an
+ * anonymous push (DOCKER_AUTH_NONE is sent: the engine refuses a push without
+ * the header). Progress lines come through cbs->on_line as a pull's do
+ * ("<layer>: Pushed", "<layer>: Layer already exists"); on_done's image_id
+ * is the manifest digest the registry gave ("sha256:..."). A failure inside
+ * the 200 answer (no such image, registry unreachable or refusing) is
+ * r->err -EIO with the engine's message; a push that ends without a digest,
+ * -EPROTO. A reference with a digest is refused (-EINVAL, no callback).
+ */
+#define DOCKER_AUTH_NONE "e30=" /* base64 of "{}" */
+struct docker_call *docker_image_push(struct docker_client *c, const char *ref, const char *auth,
+				      const struct docker_build_cbs *cbs, struct pfs_err *err);
+
+/* POST /images/{source}/tag: names the image source also target ("repo[:tag]",
+ * tag "latest" when absent). -ENOENT when source does not exist. */
+int docker_image_tag(struct docker_client *c, const char *source, const char *target,
+		     struct pfs_err *err);
+
 /* ---- Containers ---------------------------------------------------------------- */
 
 struct docker_container_spec {
@@ -250,7 +281,7 @@ struct docker_container_spec {
 	const char *const *entrypoint;      /* NULL-terminated, or NULL (image default) */
 	const char *const *env;             /* "K=V", NULL-terminated */
 	const char *const *labels;          /* k, v, k, v, ..., NULL */
-	const char *network;                /* NetworkMode and the endpoint below */
+	const char *network;                /* NetworkMode and the endpoint below (none for "container:<id>") */
 	const char *const *aliases;         /* NULL-terminated DNS aliases on network */
 	const char *const *binds;           /* "host:container[:ro]" */
 	const char *const *cap_add;
@@ -334,6 +365,15 @@ int docker_container_logs_sync(struct docker_client *c, const char *id, bool tim
 
 int docker_network_create(struct docker_client *c, const char *name, const char *const *labels,
 			  bool internal, char **id_out, struct pfs_err *err);
+/*
+ * An attachable overlay network (Swarm scope): services and, being
+ * attachable, plain containers of any node (a probe helper) join it. Only a
+ * manager makes one: a worker answers -EPERM ("Cannot create a multi-host
+ * network from a worker node..."), an engine outside a Swarm fails too,
+ * with the engine's message.
+ */
+int docker_network_create_overlay(struct docker_client *c, const char *name,
+				  const char *const *labels, char **id_out, struct pfs_err *err);
 int docker_network_inspect(struct docker_client *c, const char *id, json_t **out,
 			   struct pfs_err *err);
 int docker_network_remove(struct docker_client *c, const char *id, struct pfs_err *err);

@@ -38,7 +38,7 @@ struct docker_ndjson {
 };
 
 void docker_ndjson_init(struct docker_ndjson *d);
-void docker_ndjson_free(struct docker_ndjson *d);
+void docker_ndjson_release(struct docker_ndjson *d);
 int docker_ndjson_feed(struct docker_ndjson *d, const char *data, size_t len,
 		       docker_ndjson_cb cb, void *ud);
 /* Delivers a last line that had no newline; call at end of stream. */
@@ -102,7 +102,7 @@ struct docker_entries {
 };
 
 void docker_entries_init(struct docker_entries *e, bool raw, docker_entry_cb cb, void *ud);
-void docker_entries_free(struct docker_entries *e);
+void docker_entries_release(struct docker_entries *e);
 int docker_entries_feed(struct docker_entries *e, const char *data, size_t len);
 /* Delivers a last unterminated raw line; call at the end of the stream. */
 int docker_entries_finish(struct docker_entries *e);
@@ -122,7 +122,7 @@ struct docker_lines {
 };
 
 void docker_lines_init(struct docker_lines *l, size_t max);
-void docker_lines_free(struct docker_lines *l);
+void docker_lines_release(struct docker_lines *l);
 int docker_lines_feed(struct docker_lines *l, const char *data, size_t len,
 		      docker_lines_cb cb, void *ud);
 int docker_lines_finish(struct docker_lines *l, docker_lines_cb cb, void *ud);

@@ -4,7 +4,7 @@
  *
  * The level is checked before any formatting happens, so debug calls on hot
  * paths cost one comparison when debug is off. The fs layer installs
- * pfs_log_fuse_sink() as libfuse's log function so everything lands here.
+ * pfs_log_install_fuse_sink() as libfuse's log function so everything lands here.
  * Thread-safe: one line is written with one write(2).
  */
 #ifndef PANTHERFS_LOG_H
@@ -30,6 +30,12 @@ void pfs_log_write(enum pfs_log_level lvl, const char *file, int line,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pfs_log_vwrite(enum pfs_log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/*
+ * Sends libfuse's own messages through this sink (its levels are syslog's),
+ * so they reach syslog once the daemon has detached. Call before
+ * fuse_session_new().
+ */
+void pfs_log_install_fuse_sink(void);
 
 #define pfs_log(lvl, ...)                                                    \
 	do {                                                                 \

@@ -44,7 +44,12 @@
  * ---- Errors --------------------------------------------------------------
  * Every failure returns a negative errno and, when err is not NULL, a message
  * "<name>:<line>:<col>: <what>" (or "<name>: <what>" when there is no
- * position), with no trailing newline. Lines and columns are 1-based and
+ * position), with no trailing newline. Errors about one value (the -ERANGE
+ * ones, "invalid integer", "does not fit tag", "unsupported tag" on a
+ * scalar, NUL, "plain ... used as a value") name where it sits, as config
+ * paths are written: "<name>:<line>:<col>: tests[0].services.s.config.port:
+ * integer out of range (-2^63 to 2^63-1)" (for a key: its mapping's path;
+ * a merged mapping is "<<"). Lines and columns are 1-based and
  * count characters (code points), as libyaml does; a UTF-8 BOM at the very
  * start is not counted; LF, CR, CRLF, U+0085, U+2028 and U+2029 end a line.
  *   -EFBIG   len > YDOC_MAX_BYTES: "larger than 1 MiB (N bytes)" (no position)
@@ -68,7 +73,7 @@
  *            itself)", "duplicate anchor "a" (first at line N)".
  *   -EINVAL  "unsupported tag "!foo"", "value "x" does not fit tag !!int",
  *            "tag !!map needs a mapping, found a scalar" and the like.
- *   -ERANGE  "integer out of range" (outside int64), "float out of range"
+ *   -ERANGE  "integer out of range (-2^63 to 2^63-1)", "float out of range"
  *            (the value is infinite or NaN: ".inf", ".nan", "1.0e+999";
  *            JSON has no way to hold them).
  *   -EINVAL  "invalid integer "0b_"" (matches the int pattern, no digits).
@@ -78,7 +83,10 @@
  *            (PyYAML cannot construct them either; quote them).
  *   -EINVAL  "expected a mapping or list of mappings for merging, but found a
  *            scalar" / "expected a mapping for merging, but found a sequence".
- *   -EINVAL  libyaml's scanner, parser and reader errors, as
+ *   -EINVAL  "tab character used for indentation; YAML indents with spaces"
+ *            at a tab with only blanks before it on its line, where libyaml
+ *            stopped ("found character that cannot start any token").
+ *   -EINVAL  libyaml's other scanner, parser and reader errors, as
  *            "<line>:<col>: <libyaml problem text>".
  *   -ENOMEM  allocation failure ("out of memory").
  *

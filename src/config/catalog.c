@@ -19,6 +19,8 @@
 
 #include "pfs_config.h"
 #include "pantherfs/catalog.h"
+#include "pantherfs/testcase.h"
+#include "pantherfs/metrics.h"
 #include "pantherfs/util.h"
 #include "pantherfs/yamltree.h"
 #include "pantherfs/banned.h"
@@ -37,6 +39,7 @@ struct cat_version {
 
 struct cat_impl {
 	char *name;
+	char *sources_dir;      /* <data dir>/docker/<name>/sources, or catalog_set_sources_dir()'s */
 	struct ydoc *doc;
 	struct cat_version *versions;
 	size_t n_versions;
@@ -172,7 +175,7 @@ static int load_templates(struct catalog *c, const char *dir, const char *rel, s
 			}
 			snprintf(tname, sizeof(tname), "templates/%s", sub);
 			r = tmpl_compile(tname, b.ptr, b.len, NULL, &t, err);
-			pfs_buf_free(&b);
+			pfs_buf_release(&b);
 			if (r < 0)
 				goto next;
 			c->tmpls[c->n_tmpls].rel = sub;
@@ -210,10 +213,91 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
+/* {reason: text, roles: [server|client] (optional)} and the keys `extra` allows. */
+static int check_rule(struct ctx *x, json_t *parent, const char *key, json_t *rule, const char *path,
+		      const char *const *extra)
+{
+	json_t *roles = json_object_get(rule, "roles"), *it;
+	const char *k;
+	size_t i;
+
+	if (!json_is_object(rule))
+		return bad(x, parent, key, path, "%s: must be a mapping with a reason", key);
+	if (!json_is_string(json_object_get(rule, "reason")))
+		return bad(x, parent, key, path, "%s: needs a reason (a string)", key);
+	json_object_foreach(rule, k, it)
+		if (strcmp(k, "reason") && strcmp(k, "roles") && !in_list(k, extra))
+			return bad(x, rule, k, path, "%s: unknown key %s", key, k);
+	if (roles && (!json_is_array(roles) || json_array_size(roles) == 0))
+		return bad(x, rule, "roles", path, "%s: roles must list server and/or client", key);
+	json_array_foreach(roles, i, it)
+		if (!in_list(json_string_value(it), (const char *const[]){ "server", "client", NULL }))
+			return bad(x, rule, "roles", path, "%s: roles: only server and client", key);
+	return 0;
+}
+
+/*
+ * bad_values, value_needs, role_flags (version_configs/README.md): each names
+ * flags the program defines, so a typo is an error here, not a rule that
+ * silently never applies.
+ */
+static int check_flag_rules(struct ctx *x, json_t *prog, const char *path)
+{
+	static const char *const bad_keys[] = { "fallback", NULL }, *const need_keys[] = { "flags", NULL },
+			  *const none[] = { NULL };
+	json_t *flags = json_object_get(prog, "flags"), *byflag, *rule, *it;
+	const char *f, *val, *k;
+	int r = 0;
+
+	for (int kind = 0; kind < 2 && r == 0; kind++) {
+		const char *name = kind ? "value_needs" : "bad_values";
+		json_t *top = json_object_get(prog, name);
+
+		if (top && !json_is_object(top))
+			return bad(x, prog, name, path, "%s must map flags to values", name);
+		json_object_foreach(top, f, byflag) {
+			if (!json_object_get(flags, f))
+				return bad(x, top, f, path, "%s: the program has no flag %s", name, f);
+			if (!json_is_object(byflag))
+				return bad(x, top, f, path, "%s.%s must map values to rules", name, f);
+			json_object_foreach(byflag, val, rule) {
+				r = check_rule(x, byflag, val, rule, path, kind ? need_keys : bad_keys);
+				if (r < 0)
+					return r;
+				if (!kind && json_object_get(rule, "fallback") &&
+				    !json_is_string(json_object_get(rule, "fallback")))
+					return bad(x, rule, "fallback", path, "%s: fallback must name what runs instead", val);
+				if (!kind)
+					continue;
+				if (!json_is_object(json_object_get(rule, "flags")) ||
+				    json_object_size(json_object_get(rule, "flags")) == 0)
+					return bad(x, byflag, val, path, "%s: flags must map the flags it needs to values", val);
+				json_object_foreach(json_object_get(rule, "flags"), k, it)
+					if (!json_object_get(flags, k) || json_is_object(it) || json_is_array(it))
+						return bad(x, rule, "flags", path, "%s: %s must be a flag of the program with one value",
+							   val, k);
+			}
+		}
+	}
+	rule = json_object_get(prog, "role_flags");
+	if (rule && !json_is_object(rule))
+		return bad(x, prog, "role_flags", path, "role_flags must map flags to {roles, reason}");
+	json_object_foreach(rule, f, it) {
+		if (!json_object_get(flags, f))
+			return bad(x, rule, f, path, "role_flags: the program has no flag %s", f);
+		r = check_rule(x, rule, f, it, path, none);
+		if (r == 0 && !json_object_get(it, "roles"))
+			r = bad(x, rule, f, path, "role_flags.%s: needs the roles that take it", f);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int check_program(struct catalog *c, struct cat_impl *im, struct ctx *x, json_t *prog,
 			 const char *pname)
 {
-	char path[256], tpl[512];
+	char path[256], tpl[512], why[512];
 	const char *s;
 	json_t *v, *it;
 	const char *k;
@@ -251,6 +335,15 @@ static int check_program(struct catalog *c, struct cat_impl *im, struct ctx *x, 
 	v = json_object_get(prog, "success");
 	if (r == 0 && v && !json_is_object(v))
 		r = bad(x, prog, "success", path, "success must map roles to rules");
+	if (r == 0)
+		r = check_flag_rules(x, prog, path);
+	v = json_object_get(prog, "metrics");
+	if (r == 0 && v) {
+		snprintf(tpl, sizeof(tpl), "%s.metrics", path);
+		r = mrules_check(v, x->doc, x->file, tpl, x->err);
+	}
+	if (r == 0 && tc_check_program(prog, why, sizeof(why)) < 0)
+		r = bad(x, prog, "testcases", path, "%s", why);
 	return r;
 }
 
@@ -270,7 +363,7 @@ static int load_yaml(const char *file, const char *rel, struct ydoc **doc, char 
 	}
 	if (r == 0 && text)
 		*text = pfs_buf_steal(&b, len);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return r;
 }
 
@@ -344,6 +437,11 @@ static int check_keys(struct cat_impl *im, struct ctx *x, json_t *keys)
 			if (!kind)
 				return bad(x, entry, prog, "keys", "%s.%s: needs one of flag, template, fixed, unsupported",
 					   key, prog);
+			/* a flag or template for some roles only: the others get the reason */
+			if (json_object_get(rule, "roles") &&
+			    (r = check_rule(x, entry, prog, rule, "keys",
+					    (const char *const[]){ "flag", "suffix", "template", NULL })) < 0)
+				return r;
 		}
 	}
 	return r;
@@ -404,6 +502,10 @@ static int load_impl(struct catalog *c, struct cat_impl *im, struct pfs_err *err
 	s = json_string_value(json_object_get(root, "default_program"));
 	if (r == 0 && !program_known(im, s))
 		r = bad(&x, root, "default_program", "default_program", "no version has a program \"%s\"", s);
+	s = json_string_value(json_object_get(root, "certificates"));
+	if (r == 0 && json_object_get(root, "certificates") &&
+	    !in_list(s, (const char *const[]){ "generate", "optional", "builtin", NULL }))
+		r = bad(&x, root, "certificates", "certificates", "must be generate, optional or builtin");
 	if (r == 0)
 		r = check_keys(im, &x, json_object_get(root, "keys"));
 	json_array_foreach(json_object_get(root, "aliases"), i, it)
@@ -482,7 +584,8 @@ int catalog_load(const char *data_dir, struct catalog **out, struct pfs_err *err
 		}
 		im = &c->impls[c->n_impls++];
 		im->name = strdup(ents[i]->d_name);
-		if (!im->name) {
+		im->sources_dir = pfs_strdup_printf("%s/docker/%s/sources", data_dir, ents[i]->d_name);
+		if (!im->name || !im->sources_dir) {
 			r = pfs_err_set(err, -ENOMEM, "out of memory");
 			break;
 		}
@@ -500,7 +603,7 @@ out:
 	free(ents);
 	free(vdir);
 	free(tdir);
-	pfs_buf_free(&names);
+	pfs_buf_release(&names);
 	if (r < 0) {
 		catalog_free(c);
 		return r;
@@ -523,6 +626,7 @@ void catalog_free(struct catalog *c)
 		}
 		free(im->versions);
 		free(im->version_names);
+		free(im->sources_dir);
 		free(im->name);
 		ydoc_free(im->doc);
 	}
@@ -535,6 +639,33 @@ void catalog_free(struct catalog *c)
 	free(c->impl_names);
 	free(c->data_dir);
 	free(c);
+}
+
+int catalog_set_sources_dir(struct catalog *c, const char *dir, struct pfs_err *err)
+{
+	char *abs = realpath(dir, NULL);
+	struct stat st;
+	int r = 0;
+
+	if (!abs)
+		return pfs_err_set(err, -errno, "sources dir %s: %s", dir, strerror(errno));
+	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = pfs_err_set(err, -ENOTDIR, "sources dir %s: not a directory", dir);
+		goto out;
+	}
+	for (size_t i = 0; i < c->n_impls; i++) {
+		char *copy = strdup(abs);
+
+		if (!copy) {
+			r = pfs_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		free(c->impls[i].sources_dir);
+		c->impls[i].sources_dir = copy;
+	}
+out:
+	free(abs);
+	return r;
 }
 
 /* ---- accessors ---------------------------------------------------------------------------- */
@@ -564,6 +695,7 @@ const struct cat_impl *catalog_find_impl(const struct catalog *c, const char *na
 }
 
 const char *cat_impl_name(const struct cat_impl *i) { return i->name; }
+const char *cat_impl_sources_dir(const struct cat_impl *i) { return i->sources_dir; }
 json_t *cat_impl_json(const struct cat_impl *i) { return ydoc_root(i->doc); }
 size_t cat_impl_n_versions(const struct cat_impl *i) { return i->n_versions; }
 const char *cat_impl_version_names(const struct cat_impl *i) { return i->version_names ? i->version_names : ""; }

@@ -21,7 +21,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "pantherfs/config.h"
+#include "pantherfs/docker_ref.h"
+#include "pantherfs/render.h"
+#include "pantherfs/testcase.h"
 #include "pantherfs/util.h"
 #include "pantherfs/yamltree.h"
 #include "pantherfs/banned.h"
@@ -29,64 +34,65 @@
 #define MAX_MESSAGES 1000
 #define MAX_TIMEOUT (7L * 24 * 3600)
 #define PATH_LEN 512
+#define LINE_MAX_SHOWN 2048   /* a report line longer than this is cut */
+#define COMMIT_MAX 200
+#define COMMIT_RULE "(a hex id, or a tag or branch name of letters, digits, '.', '_', '/' and '-', at most 200)"
+#define REPOSITORY_RULE "the build can fetch (a URL such as https://host/project.git, or user@host:path)"
 
-/* ---- string vectors --------------------------------------------------------------- */
-
-struct strv {
-	char **v;
-	size_t n, alloc;
-};
-
-static int strv_push_owned(struct strv *s, char *str)
-{
-	if (!str)
-		return -ENOMEM;
-	if (s->n + 2 > s->alloc) {
-		size_t na = s->alloc ? s->alloc * 2 : 8;
-		char **nv = realloc(s->v, na * sizeof(*nv));
-		if (!nv) {
-			free(str);
-			return -ENOMEM;
-		}
-		s->v = nv;
-		s->alloc = na;
-	}
-	s->v[s->n++] = str;
-	s->v[s->n] = NULL;
-	return 0;
-}
-
-static int strv_push(struct strv *s, const char *str)
-{
-	return strv_push_owned(s, strdup(str));
-}
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-static char **strv_take(struct strv *s)
-{
-	char **v = s->v;
-
-	if (!v)
-		v = calloc(1, sizeof(*v));
-	s->v = NULL;
-	s->n = s->alloc = 0;
-	return v;
-}
-
-void cfg_report_free(struct cfg_report *r)
+void cfg_report_release(struct cfg_report *r)
 {
 	if (!r)
 		return;
-	strv_free(r->errors);
-	strv_free(r->warnings);
-	strv_free(r->notes);
+	pfs_strv_free(r->errors);
+	pfs_strv_free(r->warnings);
+	pfs_strv_free(r->notes);
 	memset(r, 0, sizeof(*r));
+}
+
+char *cfg_report_text(char *const *lines, size_t n, size_t cap)
+{
+	struct pfs_buf b = PFS_BUF_INIT(cap);
+	size_t i, reserve = CFG_TEXT_MIN_CAP;
+
+	if (cap < CFG_TEXT_MIN_CAP)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(lines[i]) + 1;
+		/* b.len stays within cap - reserve until the last line, which
+		 * needs no room for "... and N more" after it */
+		size_t room = cap - b.len - (i + 1 < n ? reserve : 0);
+
+		if (len > room)
+			break;
+		if (pfs_buf_add(&b, lines[i], len - 1) < 0 || pfs_buf_addc(&b, '\n') < 0)
+			return NULL;
+	}
+	if (i < n && pfs_buf_printf(&b, "... and %zu more\n", n - i) < 0)
+		return NULL;
+	return pfs_buf_steal(&b, NULL);
+}
+
+json_t *cfg_report_event(char *const *lines, size_t n, const char *key, const char *file)
+{
+	json_t *arr = json_array(), *o;
+	size_t shown = PFS_MIN(n, (size_t)CFG_EVENT_MAX_LINES);
+
+	for (size_t i = 0; arr && i < shown; i++)
+		if (json_array_append_new(arr, json_string(lines[i])) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	o = json_pack("{s:o,s:I}", key, arr, "count", (json_int_t)n);
+	if (o && shown < n) {
+		char more[96];
+
+		snprintf(more, sizeof(more), "%zu more in the file %s", n - shown, file);
+		if (json_object_set_new(o, "more", json_string(more)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 /* ---- validation context ------------------------------------------------------------- */
@@ -98,11 +104,16 @@ struct vctx {
 	struct ydoc *doc;
 	const char *file;
 	const char *prefix;   /* "tests[1]" while checking one test of several, else NULL */
-	struct strv errors, warnings, notes;
+	struct pfs_strv errors, warnings, notes;
 	bool oom;
+	struct netcond net;   /* network_environment.network */
+	bool capture;         /* network_environment.capture */
+	json_t *netenv;       /* network_environment, for positions */
+	int testcase;         /* the test's testcase (an enum tc_id), -1: none */
+	char *unsupported;    /* why a pair cannot run it (the first found), or NULL */
 };
 
-static void add(struct vctx *v, struct strv *list, json_t *parent, const char *key, enum at at,
+static void add(struct vctx *v, struct pfs_strv *list, json_t *parent, const char *key, enum at at,
 		const char *path, const char *fmt, va_list ap)
 {
 	struct ydoc_pos p = { 0, 0 };
@@ -120,11 +131,11 @@ static void add(struct vctx *v, struct strv *list, json_t *parent, const char *k
 		path = full;
 	}
 	if (p.line)
-		v->oom |= strv_push_owned(list, pfs_strdup_printf("%s:%d:%d: %s%s%s", v->file, p.line, p.col,
+		v->oom |= pfs_strv_push_owned(list, pfs_strdup_printf("%s:%d:%d: %s%s%s", v->file, p.line, p.col,
 								   path ? path : "", path && *path ? ": " : "",
 								   msg)) < 0;
 	else
-		v->oom |= strv_push_owned(list, pfs_strdup_printf("%s: %s%s%s", v->file, path ? path : "",
+		v->oom |= pfs_strv_push_owned(list, pfs_strdup_printf("%s: %s%s%s", v->file, path ? path : "",
 								   path && *path ? ": " : "", msg)) < 0;
 }
 
@@ -162,7 +173,23 @@ static void note(struct vctx *v, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
-	v->oom |= strv_push_owned(&v->notes, s) < 0;
+	v->oom |= pfs_strv_push_owned(&v->notes, s) < 0;
+}
+
+/* netcond.c reports through these, in this file's format */
+static void nc_error(void *ud, json_t *parent, const char *key, bool at_key, const char *path, const char *msg)
+{
+	error_at(ud, parent, key, at_key ? AT_KEY : AT_VALUE, path, "%s", msg);
+}
+
+static void nc_warn(void *ud, json_t *parent, const char *key, const char *path, const char *msg)
+{
+	warn_at(ud, parent, key, path, "%s", msg);
+}
+
+static void nc_note(void *ud, const char *msg)
+{
+	note(ud, "%s", msg);
 }
 
 static void join_path(char *out, size_t n, const char *base, const char *key)
@@ -235,6 +262,7 @@ static const struct key_rule test_keys[] = {
 	{ "services", NULL },
 	{ "timeout", NULL },
 	{ "iterations", NULL },
+	{ "testcase", NULL },
 	{ "steps", "a run lasts until its clients finish or its timeout; write the config again to run again" },
 	{ "assertions", "the verdict is the clients' success and the servers' survival" },
 	{ NULL, NULL },
@@ -251,10 +279,18 @@ static const struct key_rule service_keys[] = {
 	{ "generate_new_certificates", NULL },
 	{ "docker", NULL },
 	{ "volumes", "services share nothing but the test network; results go to the run's results dir" },
-	{ "network", "each service gets its address on the test network (services/<s>/address)" },
+	{ "network", NULL },
+	{ "placement", NULL },
 	{ "command_override", "the command is rendered from the version config and its template" },
 	{ "depends_on", "servers start first and clients start when their server answers QUIC" },
 	{ "plugin_config", "settings go under config:, as the version config maps them" },
+	{ NULL, NULL },
+};
+
+static const struct key_rule placement_keys[] = {
+	{ "node", NULL },
+	{ "constraints", NULL },
+	{ "apart_from", NULL },
 	{ NULL, NULL },
 };
 
@@ -393,6 +429,80 @@ static bool get_bool(struct vctx *v, json_t *o, const char *key, const char *pat
 	return json_is_true(j);
 }
 
+/*
+ * A string a command line will carry: no control character (no program's
+ * flag takes one, and a command is one line). Reports and returns false.
+ */
+static bool no_ctl(struct vctx *v, json_t *parent, const char *key, const char *path, const char *s,
+		   const char *what)
+{
+	size_t len = strlen(s), at = pfs_find_ctl(s, len), chars = 1, n = 1;
+
+	if (at == len)
+		return true;
+	for (size_t i = 0; i < at; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	while (at + n < len && ((unsigned char)s[at + n] & 0xc0) == 0x80)
+		n++;
+	/* the message holds the raw character: finish_report() escapes every line */
+	error_at(v, parent, key, AT_VALUE, path, "\"%s\": %s cannot hold control characters (%.*s at character %zu)",
+		 s, what, (int)n, s + at, chars);
+	return false;
+}
+
+/*
+ * A commit the image build fetches: a hex id, or a tag or branch name.
+ * A subset of git's ref names (git check-ref-format), not all of them:
+ * enough for ids and release tags, and never an option ("-x" reaches
+ * `git fetch` and `git checkout`), a walk out of a folder ("..", which the
+ * build also uses in a file name) or a character a shell or a terminal
+ * would act on. git refuses the rest of what it does not take.
+ */
+static bool commit_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > COMMIT_MAX || !isalnum((unsigned char)s[0]) || s[n - 1] == '/' || s[n - 1] == '.' ||
+	    strstr(s, "..") || strstr(s, "//"))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._/-", *c))
+			return false;
+	return true;
+}
+
+/*
+ * A repository the build can fetch: a URL, as libcurl's parser reads one
+ * (git's own transports: https, http, git, ssh, file), or git's scp-like
+ * user@host:path. Never an option, a space or a control character.
+ */
+static bool repository_ok(const char *s)
+{
+	static const char *const schemes[] = { "https", "http", "git", "ssh", "file", NULL };
+	const char *colon = strchr(s, ':'), *at = strchr(s, '@');
+	CURLU *u;
+	char *scheme = NULL;
+	bool ok;
+
+	if (!*s || s[0] == '-' || pfs_find_ctl(s, strlen(s)) < strlen(s) || strpbrk(s, " \\"))
+		return false;
+	if (colon && at && at < colon && !strstr(s, "://")) {
+		/* user@host:path */
+		for (const char *c = at + 1; c < colon; c++)
+			if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
+				return false;
+		return at > s && colon > at + 1 && colon[1] && colon[1] != '-';
+	}
+	u = curl_url();
+	if (!u)
+		return false;
+	ok = curl_url_set(u, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && in_list_c(scheme, schemes);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /* ---- per-service working state ---------------------------------------------------------------- */
 
 struct flatkey {
@@ -415,20 +525,59 @@ struct svc_work {
 	const char *target;
 	json_t *config;        /* may be NULL */
 	struct flatkey *flat;
-	size_t n_flat;
+	size_t n_flat, a_flat;
 	const char *program;
 	char *program_reason;
 	long timeout;
 	bool explicit_app;
+	struct netcond net;    /* its network block */
+	const char *tc_alpn;   /* clients of a testcase: the ALPN of the pair (static), or NULL */
+	/* placement: (on a Swarm) */
+	json_t *placement;     /* the placement mapping, or NULL (a string: node only) */
+	const char *pin;       /* placement.node */
+	struct pfs_strv constraints, apart;
 };
 
-static void flat_free(struct svc_work *w)
+static void flat_release(struct svc_work *w)
 {
 	for (size_t i = 0; i < w->n_flat; i++)
 		free(w->flat[i].key);
 	free(w->flat);
 	w->flat = NULL;
-	w->n_flat = 0;
+	w->n_flat = w->a_flat = 0;
+}
+
+static json_t *impl_keys(const struct cat_impl *im);
+
+/*
+ * A key that names one setting (server_port, a flag), whose value is never
+ * a mapping of further keys: a mapping there is a bad value, not keys.
+ */
+static bool leaf_key(const struct svc_work *w, const char *key)
+{
+	json_t *progs, *p;
+	const char *pname;
+	char buf[128];
+
+	if (!w->impl)
+		return false;
+	if (json_object_get(impl_keys(w->impl), key) ||
+	    json_object_get(json_object_get(cat_impl_json(w->impl), "check"), key))
+		return true;
+	if (!w->ver || strchr(key, '.'))
+		return false;
+	progs = json_object_get(cat_version_json(w->ver), "programs");
+	json_object_foreach(progs, pname, p) {
+		json_t *flags = json_object_get(p, "flags");
+
+		snprintf(buf, sizeof(buf), "%s", key);
+		for (char *c = buf; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		if (json_object_get(flags, key) || json_object_get(flags, buf))
+			return true;
+	}
+	return false;
 }
 
 static int flatten(struct svc_work *w, json_t *obj, const char *prefix, int depth)
@@ -442,19 +591,25 @@ static int flatten(struct svc_work *w, json_t *obj, const char *prefix, int dept
 
 		if (!key)
 			return -ENOMEM;
-		if (json_is_object(val) && depth < 8) {
+		if (json_is_object(val) && depth < 8 && !leaf_key(w, key)) {
 			int r = flatten(w, val, key, depth + 1);
 			free(key);
 			if (r < 0)
 				return r;
 			continue;
 		}
-		nf = realloc(w->flat, (w->n_flat + 1) * sizeof(*nf));
-		if (!nf) {
-			free(key);
-			return -ENOMEM;
+		if (w->n_flat == w->a_flat) {
+			/* doubling: a config block can hold tens of thousands of keys */
+			size_t na = w->a_flat ? w->a_flat * 2 : 16;
+
+			nf = realloc(w->flat, na * sizeof(*nf));
+			if (!nf) {
+				free(key);
+				return -ENOMEM;
+			}
+			w->flat = nf;
+			w->a_flat = na;
 		}
-		w->flat = nf;
 		w->flat[w->n_flat++] = (struct flatkey){ key, obj, k, val, false };
 	}
 	return 0;
@@ -564,23 +719,41 @@ static bool honours(const struct cat_impl *im, const struct cat_version *ver, co
 
 static bool congestion_known(const struct cat_version *ver, const char *cc, char *known, size_t n)
 {
-	json_t *progs = json_object_get(cat_version_json(ver), "programs"), *p;
-	const char *pname;
+	json_t *progs = json_object_get(cat_version_json(ver), "programs"), *p, *q;
+	const char *pname, *qname;
 	bool found = false;
 	size_t k = 0;
 
 	known[0] = '\0';
 	json_object_foreach(progs, pname, p) {
 		json_t *list = json_object_get(p, "congestion");
+		bool said = false;
+		char names[256], l[512];
+		size_t nk = 0;
 
 		if (str_in_array(list, cc))
 			found = true;
-		if (json_array_size(list) > 1 && k < n) {
-			char l[512];
-
-			array_text(list, l, sizeof(l));
-			k += (size_t)snprintf(known + k, n - k, "%s%s accepts %s", k ? "; " : "", pname, l);
+		if (json_array_size(list) <= 1)
+			continue;
+		/* programs with the same list are named together: "tperf and hq accept ..." */
+		names[0] = '\0';
+		json_object_foreach(progs, qname, q) {
+			if (!json_equal(json_object_get(q, "congestion"), list))
+				continue;
+			if (q != p && !nk) {
+				said = true; /* an earlier program said it */
+				break;
+			}
+			nk += (size_t)snprintf(names + nk, sizeof(names) - PFS_MIN(nk, sizeof(names)), "%s%s",
+					       nk ? " and " : "", qname);
+			if (nk >= sizeof(names))
+				nk = sizeof(names) - 1;
 		}
+		if (said || k >= n)
+			continue;
+		array_text(list, l, sizeof(l));
+		k += (size_t)snprintf(known + k, n - k, "%s%s accept%s %s", k ? "; " : "", names,
+				      strstr(names, " and ") ? "" : "s", l);
 	}
 	return found;
 }
@@ -629,6 +802,8 @@ static bool check_value(struct vctx *v, struct svc_work *w, const struct flatkey
 			error_at(v, fk->parent, fk->leaf, AT_VALUE, path, "must be a non-empty string");
 			return false;
 		}
+		if (!no_ctl(v, fk->parent, fk->leaf, path, json_string_value(val), "a command-line value"))
+			return false;
 	} else if (!strcmp(c, "strings")) {
 		json_t *it;
 		size_t i;
@@ -649,7 +824,7 @@ static bool check_value(struct vctx *v, struct svc_work *w, const struct flatkey
 							       !s ? "must be a string" :
 							       !strcmp(s, "/close") ? "\"/close\" ends the echo session: not a message" :
 							       "must be one non-empty line");
-				v->oom |= strv_push_owned(&v->errors, line) < 0;
+				v->oom |= pfs_strv_push_owned(&v->errors, line) < 0;
 				return false;
 			}
 		}
@@ -695,8 +870,11 @@ static char *flag_value(struct vctx *v, const struct flatkey *fk, const char *ty
 		error_at(v, fk->parent, fk->leaf, AT_VALUE, path, "must be a number, not %s", type_name(val));
 		return NULL;
 	}
-	if (json_is_string(val))
+	if (json_is_string(val)) {
+		if (!no_ctl(v, fk->parent, fk->leaf, path, json_string_value(val), "a program's flag"))
+			return NULL;
 		return pfs_strdup_printf("%s%s", json_string_value(val), suffix);
+	}
 	if (json_is_integer(val))
 		return pfs_strdup_printf("%lld%s", (long long)json_integer_value(val), suffix);
 	if (json_is_real(val))
@@ -741,6 +919,160 @@ static void set_flag(struct vctx *v, json_t *flags, const struct flatkey *fk, co
 	free(val);
 }
 
+/* ---- the program's rules for flags (version_configs/README.md) ---------------------------------- */
+
+static bool rule_has_role(json_t *rule, enum cfg_role role)
+{
+	json_t *roles = json_object_get(rule, "roles"), *it;
+	size_t i;
+
+	if (!roles)
+		return true;
+	json_array_foreach(roles, i, it)
+		if (!strcmp(json_string_value(it), role == CFG_SERVER ? "server" : "client"))
+			return true;
+	return false;
+}
+
+/*
+ * set_flag() once the program's rules allow it: role_flags (a flag this role
+ * does not take: an error) and bad_values (a value the program cannot run:
+ * an error; with a fallback, a warning, and the flag as written, since mvfst
+ * then runs the fallback itself).
+ */
+static void checked_flag(struct vctx *v, struct svc_work *w, json_t *prog, json_t *flags,
+			 const struct flatkey *fk, const char *f, const char *suffix, const char *path)
+{
+	json_t *rf = json_object_get(json_object_get(prog, "role_flags"), f);
+	json_t *bad = json_is_string(fk->value) ?
+		json_object_get(json_object_get(json_object_get(prog, "bad_values"), f), json_string_value(fk->value)) :
+		NULL;
+	const char *role = w->role == CFG_SERVER ? "server" : "client";
+
+	if (rf && !rule_has_role(rf, w->role)) {
+		const char *other = json_string_value(json_array_get(json_object_get(rf, "roles"), 0));
+
+		error_at(v, fk->parent, fk->leaf, AT_KEY, path, "%s of %s %s takes --%s only as a %s: %s; set it on the %s",
+			 w->program, cat_impl_name(w->impl), cat_version_name(w->ver), f, other,
+			 json_string_value(json_object_get(rf, "reason")), other);
+		return;
+	}
+	if (bad && rule_has_role(bad, w->role)) {
+		const char *fallback = json_string_value(json_object_get(bad, "fallback"));
+		const char *reason = json_string_value(json_object_get(bad, "reason"));
+		bool per_role = json_object_get(bad, "roles") != NULL;
+
+		if (!fallback) {
+			error_at(v, fk->parent, fk->leaf, AT_VALUE, path, "\"%s\" cannot run in %s of %s %s%s%s: %s",
+				 json_string_value(fk->value), w->program, cat_impl_name(w->impl),
+				 cat_version_name(w->ver), per_role ? " as a " : "", per_role ? role : "", reason);
+			return;
+		}
+		warn_at(v, fk->parent, fk->leaf, path, "not applied: %s of %s %s%s%s runs %s instead of \"%s\": %s",
+			w->program, cat_impl_name(w->impl), cat_version_name(w->ver), per_role ? " as a " : "",
+			per_role ? role : "", fallback, json_string_value(fk->value), reason);
+	}
+	set_flag(v, flags, fk, f, flag_type(prog, f), suffix, path);
+}
+
+/* The config key that sets flag f of the service's program (for positions), or NULL. */
+static const struct flatkey *key_for_flag(struct svc_work *w, json_t *prog, const char *f)
+{
+	json_t *keys = impl_keys(w->impl);
+	char buf[128];
+
+	for (size_t i = 0; i < w->n_flat; i++) {
+		const struct flatkey *fk = &w->flat[i];
+		json_t *rule = json_object_get(json_object_get(keys, fk->key), w->program), *list, *it;
+		size_t k;
+
+		if (fk->bad)
+			continue;
+		if (!json_object_get(keys, fk->key)) {
+			const char *df = direct_flag(prog, fk->key, buf, sizeof(buf));
+
+			if (df && !strcmp(df, f))
+				return fk;
+			continue;
+		}
+		list = json_is_array(rule) ? rule : NULL;
+		if (!list && (json_is_string(rule) || json_object_get(rule, "flag"))) {
+			const char *rf = json_is_string(rule) ? json_string_value(rule)
+							      : json_string_value(json_object_get(rule, "flag"));
+			if (rf && !strcmp(rf, f))
+				return fk;
+		}
+		json_array_foreach(list, k, it) {
+			const char *lf = json_is_string(it) ? json_string_value(it)
+							    : json_string_value(json_object_get(it, "flag"));
+			if (lf && !strcmp(lf, f))
+				return fk;
+		}
+	}
+	return NULL;
+}
+
+static const char *flag_value_of(json_t *flags, const char *name, bool *present)
+{
+	json_t *it;
+	size_t i;
+
+	*present = false;
+	json_array_foreach(flags, i, it) {
+		if (strcmp(json_string_value(json_object_get(it, "name")), name))
+			continue;
+		*present = true;
+		/* a switch written alone counts as true */
+		return json_string_value(json_object_get(it, "value")) ?: "true";
+	}
+	return NULL;
+}
+
+/*
+ * value_needs: flags a value needs in this role (bbr needs --pacing=true on
+ * a tperf server). Added, with a note, when the config does not set them; a
+ * warning at the key of the value when it sets them otherwise.
+ */
+static void apply_value_needs(struct vctx *v, struct svc_work *w, json_t *prog, json_t *flags)
+{
+	json_t *byval, *need;
+	const char *f, *nf;
+
+	json_object_foreach(json_object_get(prog, "value_needs"), f, byval) {
+		bool present;
+		const char *val = flag_value_of(flags, f, &present);
+		json_t *rule = val ? json_object_get(byval, val) : NULL;
+
+		if (!rule || !rule_has_role(rule, w->role))
+			continue;
+		json_object_foreach(json_object_get(rule, "flags"), nf, need) {
+			char want[64];
+			const char *have = flag_value_of(flags, nf, &present);
+			const char *reason = json_string_value(json_object_get(rule, "reason"));
+
+			if (json_is_boolean(need))
+				snprintf(want, sizeof(want), "%s", json_is_true(need) ? "true" : "false");
+			else if (json_is_integer(need))
+				snprintf(want, sizeof(want), "%lld", (long long)json_integer_value(need));
+			else
+				snprintf(want, sizeof(want), "%s", json_string_value(need) ?: "");
+			if (!present) {
+				add_flag(flags, nf, want);
+				note(v, "%s: --%s=%s added: %s %s needs it on a %s: %s", w->path, nf, want, f, val,
+				     w->role == CFG_SERVER ? "server" : "client", reason);
+			} else if (strcmp(have, want)) {
+				const struct flatkey *src = key_for_flag(w, prog, f);
+				char p[PATH_LEN];
+
+				snprintf(p, sizeof(p), "%s.config.%s", w->path, src ? src->key : f);
+				warn_at(v, src ? src->parent : w->node, src ? src->leaf : NULL, p,
+					"not applied: %s %s needs --%s=%s on a %s, and the config gives --%s=%s: %s",
+					f, val, nf, want, w->role == CFG_SERVER ? "server" : "client", nf, have, reason);
+			}
+		}
+	}
+}
+
 /* ---- program choice ------------------------------------------------------------------------------- */
 
 static void choose_program(struct vctx *v, struct svc_work *w, struct svc_work *all, size_t n)
@@ -761,6 +1093,16 @@ static void choose_program(struct vctx *v, struct svc_work *w, struct svc_work *
 		if (!json_object_get(json_object_get(cat_impl_json(w->impl), "check"), "application"))
 			error_at(v, w->config, "application", AT_VALUE, ap, "%s %s has no program \"%s\"",
 				 cat_impl_name(w->impl), cat_version_name(w->ver), json_string_value(app));
+	}
+	if (!w->program && v->testcase >= 0) {
+		/* the program that runs the interop test cases in this role (hq for mvfst) */
+		json_object_foreach(progs, pname, p)
+			if (!w->program && prog_has_role(p, w->role) &&
+			    tc_program_runs(p, w->role == CFG_SERVER ? "server" : "client")) {
+				w->program = pname;
+				w->program_reason = pfs_strdup_printf("it runs the interop test cases (testcase: %s)",
+								      tc_name(v->testcase));
+			}
 	}
 	if (!w->program && w->role == CFG_CLIENT && w->target) {
 		/* a client speaks the program its server runs (tperf to tperf) */
@@ -835,6 +1177,61 @@ static void choose_program(struct vctx *v, struct svc_work *w, struct svc_work *
 		error_at(v, w->node, "protocol", AT_KEY, w->path, "%s of %s %s cannot be a %s", w->program,
 			 cat_impl_name(w->impl), cat_version_name(w->ver),
 			 w->role == CFG_SERVER ? "server" : "client");
+	else if (w->program && v->testcase < 0 && tc_program_requires(prog_of(w->ver, w->program)))
+		error_at(v, w->explicit_app ? w->config : w->node, w->explicit_app ? "application" : NULL,
+			 AT_VALUE, w->explicit_app ? ap : w->path,
+			 "%s of %s %s runs the interop test cases only: give the test a testcase (%s)", w->program,
+			 cat_impl_name(w->impl), cat_version_name(w->ver), tc_names());
+	else if (w->program && w->explicit_app && v->testcase >= 0 &&
+		 !tc_program_runs(prog_of(w->ver, w->program), w->role == CFG_SERVER ? "server" : "client"))
+		error_at(v, w->config, "application", AT_VALUE, ap,
+			 "%s of %s %s runs no interop test case as a %s: leave application out to run "
+			 "testcase: %s", w->program, cat_impl_name(w->impl), cat_version_name(w->ver),
+			 w->role == CFG_SERVER ? "server" : "client", tc_name(v->testcase));
+}
+
+/*
+ * testcase: each client with its server, as tc_pair() plans them: the ALPN
+ * of the pair, or the first reason one cannot run the case (the run then
+ * ends unsupported).
+ */
+static void plan_testcase(struct vctx *v, struct svc_work *w, size_t n)
+{
+	char why[512];
+
+	for (size_t i = 0; i < n; i++) {
+		struct svc_work *c = &w[i], *s = NULL;
+		char sname[160], cname[160];
+		json_t *sp, *cp;
+
+		if (c->role != CFG_CLIENT)
+			continue;
+		for (size_t k = 0; k < n && !s; k++)
+			if (c->target && !strcmp(w[k].name, c->target))
+				s = &w[k];
+		if (!s)
+			continue;
+		sp = prog_of(s->ver, s->program);
+		cp = prog_of(c->ver, c->program);
+		/* choose_program took the one that runs test cases: none runs them when it did not */
+		if (!tc_program_runs(sp, "server"))
+			sp = NULL;
+		if (!tc_program_runs(cp, "client"))
+			cp = NULL;
+		snprintf(sname, sizeof(sname), "%s%s%s %s", sp ? s->program : "", sp ? " of " : "", cat_impl_name(s->impl),
+			 cat_version_name(s->ver));
+		snprintf(cname, sizeof(cname), "%s%s%s %s", cp ? c->program : "", cp ? " of " : "", cat_impl_name(c->impl),
+			 cat_version_name(c->ver));
+		c->tc_alpn = tc_pair((enum tc_id)v->testcase, sp, sname, cp, cname, why, sizeof(why));
+		if (c->tc_alpn)
+			note(v, "testcase %s: %s fetches %zu file%s from %s over %s", tc_name(v->testcase), c->path,
+			     tc_n_files(v->testcase), tc_n_files(v->testcase) == 1 ? "" : "s", s->name, c->tc_alpn);
+		else if (!v->unsupported)
+			v->oom |= !(v->unsupported = strdup(why));
+	}
+	if (v->unsupported)
+		note(v, "testcase %s: unsupported: %s: the run ends unsupported, nothing is built or started",
+		     tc_name(v->testcase), v->unsupported);
 }
 
 /* ---- one service's plan ---------------------------------------------------------------------------- */
@@ -859,7 +1256,7 @@ static void map_keys(struct vctx *v, struct svc_work *w, json_t *prog, json_t *f
 
 			df = direct_flag(prog, fk->key, buf, sizeof(buf));
 			if (df) {
-				set_flag(v, flags, fk, df, flag_type(prog, df), "", p);
+				checked_flag(v, w, prog, flags, fk, df, "", p);
 				continue;
 			}
 			json_object_foreach(json_object_get(cat_version_json(w->ver), "programs"), pname, op) {
@@ -882,6 +1279,11 @@ static void map_keys(struct vctx *v, struct svc_work *w, json_t *prog, json_t *f
 			continue;
 		}
 		if (json_is_object(rule) && json_object_get(rule, "template")) {
+			/* lists of free text (messages) have their own check; one value
+			 * that a template puts on the line must be plain */
+			if (json_is_string(fk->value) &&
+			    !no_ctl(v, fk->parent, fk->leaf, p, json_string_value(fk->value), "a command-line value"))
+				continue;
 			json_object_set(tvals, json_string_value(json_object_get(rule, "template")), fk->value);
 			continue;
 		}
@@ -894,6 +1296,12 @@ static void map_keys(struct vctx *v, struct svc_work *w, json_t *prog, json_t *f
 		if (json_is_object(rule) && json_object_get(rule, "unsupported")) {
 			warn_at(v, fk->parent, fk->leaf, p, "not applied: %s",
 				json_string_value(json_object_get(rule, "unsupported")));
+			continue;
+		}
+		/* a flag only some roles take (the server's certificate) */
+		if (json_is_object(rule) && !rule_has_role(rule, w->role)) {
+			warn_at(v, fk->parent, fk->leaf, p, "not applied: %s",
+				json_string_value(json_object_get(rule, "reason")) ?: "not in this role");
 			continue;
 		}
 		/* one flag, a {flag, suffix}, or a list of those */
@@ -914,10 +1322,146 @@ static void map_keys(struct vctx *v, struct svc_work *w, json_t *prog, json_t *f
 				missing = true;
 				continue;
 			}
-			set_flag(v, flags, fk, f, flag_type(prog, f), suffix, p);
+			checked_flag(v, w, prog, flags, fk, f, suffix, p);
 		}
 		json_decref(list);
 	}
+}
+
+/* ---- certificates ------------------------------------------------------------------------------ */
+
+/*
+ * The value key got in this program and role: from the flag its rule names
+ * (*flag) or its template value. NULL when the config does not set it or the
+ * program did not apply it (a warning said so).
+ */
+static const char *applied_value(struct svc_work *w, json_t *flags, json_t *tvals, const char *key,
+				 const char **flag)
+{
+	json_t *rule = json_object_get(json_object_get(impl_keys(w->impl), key), w->program);
+	const char *tvar = json_string_value(json_object_get(rule, "template"));
+	bool present;
+
+	*flag = json_is_string(rule) ? json_string_value(rule) : json_string_value(json_object_get(rule, "flag"));
+	if (*flag)
+		return flag_value_of(flags, *flag, &present);
+	return tvar ? json_string_value(json_object_get(tvals, tvar)) : NULL;
+}
+
+/* A path pantherfs can mount a file at, in any container; else why not. */
+static const char *mount_path_problem(const char *path)
+{
+	static const char *const system[] = { "/proc", "/sys", "/dev", NULL };
+
+	if (path[0] != '/')
+		return "must be an absolute path inside the container";
+	if (strlen(path) > 255)
+		return "is longer than 255 characters";
+	if (strpbrk(path, ":,"))
+		return "cannot hold ':' or ',' (Docker's mount syntax)";
+	for (const char *c = path + 1;; c += strcspn(c, "/") + 1) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return "must name a file: no empty, . or .. components";
+		if (!c[n])
+			break;
+	}
+	for (const char *const *s = system; *s; s++)
+		if (!strncmp(path, *s, strlen(*s)) && (path[strlen(*s)] == '/' || !path[strlen(*s)]))
+			return "cannot be under /proc, /sys or /dev";
+	return NULL;
+}
+
+static const struct flatkey *flat_find(const struct svc_work *w, const char *key)
+{
+	for (size_t i = 0; i < w->n_flat; i++)
+		if (!strcmp(w->flat[i].key, key))
+			return &w->flat[i];
+	return NULL;
+}
+
+/*
+ * The server's certificate and key (implementation.yaml `certificates`):
+ * `generate` programs always need files, `optional` ones (patched mvfst)
+ * take them when the config names them or asks for generated ones, else
+ * use their built-in test certificate, and `builtin` ones never take any.
+ * Files a config names are paths inside the container, which has none
+ * (pantherfs mounts no volumes): a pair generated for each run is mounted
+ * there, unless generate_new_certificates: false says the image holds them.
+ * Without names the pair goes to CONFIG_CERTS_DIR, and a program whose rule
+ * is a flag gets that flag with the path.
+ */
+static int plan_certs(struct vctx *v, struct svc_work *w, json_t *prog, json_t *flags, json_t *tvals,
+		      struct cfg_service *s)
+{
+	static const struct { const char *key, *dflt; } files[2] = {
+		{ "certificate_file", CONFIG_CERTS_DIR "/cert.pem" },
+		{ "private_key_file", CONFIG_CERTS_DIR "/key.pem" },
+	};
+	const char *mode = json_string_value(json_object_get(cat_impl_json(w->impl), "certificates")) ?: "builtin";
+	json_t *gen = json_object_get(w->node, "generate_new_certificates");
+	const char *named[2], *flag[2];
+	bool takes, asked;
+	char p[PATH_LEN];
+
+	snprintf(p, sizeof(p), "%s.generate_new_certificates", w->path);
+	if (gen && !json_is_boolean(gen)) {
+		error_at(v, w->node, "generate_new_certificates", AT_VALUE, p, "must be true or false");
+		gen = NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		named[i] = applied_value(w, flags, tvals, files[i].key, &flag[i]);
+	/* an optional program takes files when this version's program has the flags */
+	takes = !strcmp(mode, "generate") ||
+		(!strcmp(mode, "optional") && flag[0] && flag[1] && flag_type(prog, flag[0]) && flag_type(prog, flag[1]));
+	if (w->role != CFG_SERVER || !takes) {
+		if (json_is_true(gen))
+			warn_at(v, w->node, "generate_new_certificates", p, "not applied: %s",
+				w->role == CFG_CLIENT ? "clients present no certificate"
+						      : "this program always uses its built-in test certificate");
+		return 0;
+	}
+	asked = !strcmp(mode, "generate") || json_is_true(gen) || named[0] || named[1];
+	if (!asked)
+		return 0;
+	if (json_is_false(gen) && (named[0] || named[1])) {
+		note(v, "%s: certificate files as named: generate_new_certificates is false, so the image must hold them",
+		     w->path);
+		return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct flatkey *fk = named[i] ? flat_find(w, files[i].key) : NULL;
+		const char *why = named[i] ? mount_path_problem(named[i]) : NULL;
+
+		if (why) {
+			snprintf(p, sizeof(p), "%s.config.%s", w->path, files[i].key);
+			error_at(v, fk ? fk->parent : w->node, fk ? fk->leaf : NULL, AT_VALUE, p, "%s %s",
+				 named[i], why);
+			return 0;
+		}
+	}
+	if (named[0] && named[1] && !strcmp(named[0], named[1])) {
+		const struct flatkey *fk = flat_find(w, files[1].key);
+
+		snprintf(p, sizeof(p), "%s.config.%s", w->path, files[1].key);
+		error_at(v, fk ? fk->parent : w->node, fk ? fk->leaf : NULL, AT_VALUE, p,
+			 "names certificate_file's file: pantherfs writes the certificate and the key to two files");
+		return 0;
+	}
+	s->gen_certs = true;
+	s->cert_path = strdup(named[0] ?: files[0].dflt);
+	s->key_path = strdup(named[1] ?: files[1].dflt);
+	if (!s->cert_path || !s->key_path)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++)
+		if (!named[i] && flag[i])
+			add_flag(flags, flag[i], files[i].dflt);
+	if (named[0] || named[1])
+		note(v, "%s: a key pair generated for each run, mounted read-only at %s and %s "
+		     "(generate_new_certificates: false takes them from the image instead)",
+		     w->path, s->cert_path, s->key_path);
+	return 0;
 }
 
 static char *expand_message(const char *pattern, const char *message)
@@ -937,7 +1481,7 @@ static int build_args(struct vctx *v, struct svc_work *w, struct cfg_service *s,
 	const char *k, *repo_over = json_string_value(json_object_get(impl_node, "source_repository"));
 	const char *commit_over = json_string_value(json_object_get(impl_node, "commit"));
 	char up[64], key[96], p[PATH_LEN];
-	struct strv out = { 0 };
+	struct pfs_strv out = { 0 };
 	size_t i;
 
 	snprintf(p, sizeof(p), "%s.implementation", w->path);
@@ -994,6 +1538,15 @@ static int build_args(struct vctx *v, struct svc_work *w, struct cfg_service *s,
 			d = json_array_get(udeps, i);
 			dname = json_string_value(json_object_get(d, "name"));
 		}
+		if (dname && json_object_get(deps, dname) && !json_is_object(d)) {
+			char dp[PATH_LEN];
+
+			snprintf(dp, sizeof(dp), "%s.dependencies.%s", p, dname);
+			error_at(v, json_is_object(udeps) ? udeps : impl_node,
+				 json_is_object(udeps) ? dname : "dependencies", AT_VALUE, dp,
+				 "must be a mapping {commit, repository}, not %s", type_name(d));
+			continue;
+		}
 		if (!dname || !json_is_object(d) || !json_object_get(deps, dname)) {
 			char known[256] = "";
 			size_t kk = 0;
@@ -1010,6 +1563,30 @@ static int build_args(struct vctx *v, struct svc_work *w, struct cfg_service *s,
 				 cat_impl_name(w->impl), cat_version_name(w->ver), kk ? known : "none");
 			continue;
 		}
+		{
+			const char *rkey = json_object_get(d, "repository") ? "repository" : "url";
+			json_t *dc = json_object_get(d, "commit"), *dr = json_object_get(d, rkey);
+			char dp[PATH_LEN];
+
+			if (dc && !(json_is_string(dc) && commit_ok(json_string_value(dc)))) {
+				snprintf(dp, sizeof(dp), "%s.dependencies.%s.commit", p, dname);
+				if (!json_is_string(dc))
+					error_at(v, d, "commit", AT_VALUE, dp, "must be a string, not %s", type_name(dc));
+				else
+					error_at(v, d, "commit", AT_VALUE, dp, "\"%s\" is not a commit " COMMIT_RULE,
+						 json_string_value(dc));
+				continue;
+			}
+			if (dr && !(json_is_string(dr) && repository_ok(json_string_value(dr)))) {
+				snprintf(dp, sizeof(dp), "%s.dependencies.%s.%s", p, dname, rkey);
+				if (!json_is_string(dr))
+					error_at(v, d, rkey, AT_VALUE, dp, "must be a string, not %s", type_name(dr));
+				else
+					error_at(v, d, rkey, AT_VALUE, dp, "\"%s\" is not a repository " REPOSITORY_RULE,
+						 json_string_value(dr));
+				continue;
+			}
+		}
 		snprintf(up, sizeof(up), "%s", dname);
 		for (char *c = up; *c; c++)
 			*c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
@@ -1024,14 +1601,14 @@ static int build_args(struct vctx *v, struct svc_work *w, struct cfg_service *s,
 		}
 	}
 	json_object_foreach(args, k, it) {
-		if (strv_push(&out, k) < 0 || strv_push(&out, json_string_value(it) ?: "") < 0) {
+		if (pfs_strv_push(&out, k) < 0 || pfs_strv_push(&out, json_string_value(it) ?: "") < 0) {
 			json_decref(args);
-			strv_free(strv_take(&out));
+			pfs_strv_release(&out);
 			return -ENOMEM;
 		}
 	}
 	json_decref(args);
-	s->image.args = strv_take(&out);
+	s->image.args = pfs_strv_take(&out);
 	s->image.context_dir = pfs_strdup_printf("%s/docker/%s", catalog_data_dir(v->cat), cat_impl_name(w->impl));
 	s->image.dockerfile = strdup(json_string_value(json_object_get(img, "dockerfile")) ?: "Dockerfile");
 	s->image.repo = pfs_strdup_printf("pantherfs/%s", cat_impl_name(w->impl));
@@ -1045,7 +1622,7 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 	json_t *prog = prog_of(w->ver, w->program), *flags = json_array(), *tvals = json_object();
 	json_t *impl_node = json_object_get(w->node, "implementation"), *env = json_object_get(w->node, "environment");
 	json_t *ctx, *success, *it, *msgs;
-	struct strv envv = { 0 }, lines = { 0 };
+	struct pfs_strv envv = { 0 }, lines = { 0 };
 	const char *k;
 	char p[PATH_LEN];
 	size_t i;
@@ -1063,6 +1640,18 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 	s->target = w->target ? strdup(w->target) : NULL;
 	s->timeout_s = w->timeout;
 	s->line = ydoc_key_pos(v->doc, w->parent, w->name).line;
+	s->col = ydoc_key_pos(v->doc, w->parent, w->name).col;
+	if (json_object_get(w->node, "placement")) {
+		struct ydoc_pos pp = ydoc_key_pos(v->doc, w->node, "placement");
+
+		s->placement_line = pp.line;
+		s->placement_col = pp.col;
+	}
+	s->node = w->pin ? strdup(w->pin) : NULL;
+	v->oom |= w->pin && !s->node;
+	s->constraints = pfs_strv_take(&w->constraints);
+	s->apart_from = pfs_strv_take(&w->apart);
+	v->oom |= !s->constraints || !s->apart_from;
 
 	map_keys(v, w, prog, flags, tvals);
 
@@ -1086,6 +1675,7 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 				add_flag(flags, fk, json_is_true(fv) ? "true" : "false");
 		}
 	}
+	apply_value_needs(v, w, prog, flags);
 
 	/* ports: a server listens on its own, a client dials its target's */
 	port = json_integer_value(json_object_get(tvals, "port"));
@@ -1112,21 +1702,8 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 		port = 4443;
 	s->port = port;
 
-	/* certificates: a server that needs files gets a generated pair unless the config names them */
-	s->gen_certs = w->role == CFG_SERVER &&
-		       !strcmp(json_string_value(json_object_get(cat_impl_json(w->impl), "certificates")) ?: "", "generate") &&
-		       !json_object_get(tvals, "cert");
-	if (json_object_get(w->node, "generate_new_certificates")) {
-		snprintf(p, sizeof(p), "%s.generate_new_certificates", w->path);
-		if (!json_is_boolean(json_object_get(w->node, "generate_new_certificates")))
-			error_at(v, w->node, "generate_new_certificates", AT_VALUE, p, "must be true or false");
-		else if (json_is_true(json_object_get(w->node, "generate_new_certificates")) && !s->gen_certs)
-			warn_at(v, w->node, "generate_new_certificates", p, "not applied: %s",
-				w->role == CFG_CLIENT ? "clients present no certificate" :
-				!strcmp(json_string_value(json_object_get(cat_impl_json(w->impl), "certificates")) ?: "", "builtin")
-					? "this program always uses its built-in test certificate"
-					: "the config names its own certificate files");
-	}
+	if (plan_certs(v, w, prog, flags, tvals, s) < 0)
+		v->oom = true;
 
 	/* environment: a mapping or compose's ["K=V"] */
 	snprintf(p, sizeof(p), "%s.environment", w->path);
@@ -1146,7 +1723,7 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 					    json_is_integer(it) ? pfs_strdup_printf("%lld", (long long)json_integer_value(it)) :
 					    json_is_real(it) ? pfs_strdup_printf("%g", json_real_value(it)) :
 					    strdup(json_is_true(it) ? "true" : "false");
-				v->oom |= strv_push_owned(&envv, val ? pfs_strdup_printf("%s=%s", k, val) : NULL) < 0;
+				v->oom |= pfs_strv_push_owned(&envv, val ? pfs_strdup_printf("%s=%s", k, val) : NULL) < 0;
 				free(val);
 			} else {
 				error_at(v, env, k, AT_VALUE, ep, "must be a single value, not %s", type_name(it));
@@ -1155,16 +1732,24 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 	} else if (json_is_array(env)) {
 		json_array_foreach(env, i, it) {
 			const char *e = json_string_value(it);
+			size_t nl = e ? strcspn(e, "=") : 0;
+			bool okname = e && e[nl] == '=' && (isalpha((unsigned char)e[0]) || e[0] == '_');
 
-			if (!e || !strchr(e, '=') || e[0] == '=')
-				error_at(v, w->node, "environment", AT_VALUE, p, "item %zu: must be \"NAME=value\"", i);
-			else
-				v->oom |= strv_push(&envv, e) < 0;
+			for (size_t c = 1; okname && c < nl; c++)
+				okname = isalnum((unsigned char)e[c]) || e[c] == '_';
+			if (!okname) {
+				struct ydoc_pos pos = ydoc_item_pos(v->doc, env, i);
+
+				v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf(
+					"%s:%d:%d: %s[%zu]: must be \"NAME=value\", NAME a variable name", v->file,
+					pos.line, pos.col, p, i)) < 0;
+			} else
+				v->oom |= pfs_strv_push(&envv, e) < 0;
 		}
 	} else if (env) {
 		error_at(v, w->node, "environment", AT_VALUE, p, "must be a mapping of variables");
 	}
-	s->env = strv_take(&envv);
+	s->env = pfs_strv_take(&envv);
 
 	/* success: how a client is judged */
 	success = json_object_get(json_object_get(prog, "success"), w->role == CFG_SERVER ? "server" : "client");
@@ -1187,12 +1772,12 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 			continue;
 		if (strstr(pat, "{message}")) {
 			json_array_foreach(msgs, mi, m)
-				v->oom |= strv_push_owned(&lines, expand_message(pat, json_string_value(m))) < 0;
+				v->oom |= pfs_strv_push_owned(&lines, expand_message(pat, json_string_value(m))) < 0;
 		} else {
-			v->oom |= strv_push(&lines, pat) < 0;
+			v->oom |= pfs_strv_push(&lines, pat) < 0;
 		}
 	}
-	s->success.lines = strv_take(&lines);
+	s->success.lines = pfs_strv_take(&lines);
 	if (w->role == CFG_CLIENT && !s->success.exit_code && !s->success.lines[0])
 		s->success.exit_code = true;
 
@@ -1234,25 +1819,32 @@ static int plan_service(struct vctx *v, struct svc_work *w, struct svc_work *all
 	json_object_set_new(ctx, "test", json_pack("{s:s}", "name", cfg->name ? cfg->name : ""));
 	json_object_set_new(ctx, "messages", msgs ? json_incref(msgs) : json_array());
 	json_object_set_new(ctx, "certs", json_pack("{s:s,s:s}",
-		"cert", json_string_value(json_object_get(tvals, "cert")) ?: CONFIG_CERTS_DIR "/cert.pem",
-		"key", json_string_value(json_object_get(tvals, "key")) ?: CONFIG_CERTS_DIR "/key.pem"));
+		"cert", s->cert_path ?: json_string_value(json_object_get(tvals, "cert")) ?: CONFIG_CERTS_DIR "/cert.pem",
+		"key", s->key_path ?: json_string_value(json_object_get(tvals, "key")) ?: CONFIG_CERTS_DIR "/key.pem"));
 	json_object_foreach(tvals, k, it)
 		if (!json_object_get(ctx, k))
 			json_object_set(ctx, k, it);
 	if (w->role == CFG_CLIENT)
 		json_object_set_new(ctx, "target", json_pack("{s:s,s:I}", "name", w->target ? w->target : "",
 							     "port", (json_int_t)port));
+	json_object_set_new(ctx, "testcase", v->testcase >= 0 ? tc_context((enum tc_id)v->testcase, w->tc_alpn,
+									       w->role == CFG_SERVER) : json_null());
 	json_object_set_new(ctx, "execution_environments", json_array());
 	for (i = 0; exec_envs && exec_envs[i]; i++)
 		json_array_append_new(json_object_get(ctx, "execution_environments"), json_string(exec_envs[i]));
 	s->ctx = ctx;
 	json_decref(tvals);
-	return 0;
+	{
+		struct netcond_sink sink = { nc_error, nc_warn, nc_note, v };
+
+		return netcond_plan_service(s, cat_impl_json(w->impl), w->node, w->path, &v->net, &w->net,
+					    v->capture, v->netenv, &sink);
+	}
 }
 
 /* ---- the test ----------------------------------------------------------------------------------------- */
 
-static void read_exec_envs(struct vctx *v, json_t *test, struct strv *out)
+static void read_exec_envs(struct vctx *v, json_t *test, struct pfs_strv *out)
 {
 	json_t *ee = json_object_get(test, "execution_environment");
 	size_t i;
@@ -1278,12 +1870,12 @@ static void read_exec_envs(struct vctx *v, json_t *test, struct strv *out)
 			snprintf(p, sizeof(p), "execution_environment");
 		if (!json_is_object(e) || !type) {
 			struct ydoc_pos pos = json_is_array(ee) ? ydoc_item_pos(v->doc, ee, i) : ydoc_pos(v->doc, ee);
-			v->oom |= strv_push_owned(&v->errors, pfs_strdup_printf("%s:%d:%d: %s: must be a mapping with a type",
+			v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf("%s:%d:%d: %s: must be a mapping with a type",
 								v->file, pos.line, pos.col, p)) < 0;
 			continue;
 		}
 		if (!strcmp(type, "iterations")) {
-			warn_at(v, e, "type", p, "not applied: iterations: one run per config write");
+			warn_at(v, e, "type", p, "not applied: write iterations: N beside the test's services");
 			continue;
 		}
 		if (!in_list_c(type, exec_types)) {
@@ -1302,7 +1894,15 @@ static void read_exec_envs(struct vctx *v, json_t *test, struct strv *out)
 			join_path(kp, sizeof(kp), p, k);
 			warn_at(v, e, k, kp, "not applied: the %s wrapper takes no settings", type);
 		}
-		v->oom |= strv_push(out, type) < 0;
+		if (out->v && in_list_c(type, (const char *const *)out->v)) {
+			/* twice would wrap the program twice (strace under strace, gdb under gdb) */
+			char tp[PATH_LEN];
+
+			join_path(tp, sizeof(tp), p, "type");
+			error_at(v, e, "type", AT_VALUE, tp, "\"%s\" is listed twice: a program is wrapped once", type);
+			continue;
+		}
+		v->oom |= pfs_strv_push(out, type) < 0;
 	}
 }
 
@@ -1343,7 +1943,7 @@ static void check_ports(struct vctx *v, struct svc_work *w)
 				bad_item = true;
 		}
 		if (bad_item || nparts == 0) {
-			v->oom |= strv_push_owned(&v->errors, pfs_strdup_printf(
+			v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf(
 				"%s:%d:%d: %s: \"%s\" is not a port mapping (\"host:container\", each 1-65535)",
 				v->file, pos.line, pos.col, ip,
 				json_is_string(it) ? json_string_value(it) : type_name(it))) < 0;
@@ -1354,6 +1954,218 @@ static void check_ports(struct vctx *v, struct svc_work *w)
 		warn_at(v, w->node, "ports", p,
 			"not applied: nothing is published on the host; services reach each other on the "
 			"test network, and the host reaches a service at services/<name>/address");
+}
+
+/* docker_image, source_repository and commit of a service's implementation */
+static void check_sources(struct vctx *v, json_t *impl, const char *p)
+{
+	static const char *const keys[] = { "docker_image", "source_repository", "commit" };
+	struct pfs_err rerr = { 0 };
+	char kp[PATH_LEN];
+
+	for (size_t i = 0; i < PFS_ARRAY_SIZE(keys); i++) {
+		const char *val = get_str(v, impl, keys[i], p, false);
+
+		if (!val)
+			continue;
+		snprintf(kp, sizeof(kp), "%s.%s", p, keys[i]);
+		if (i == 0 && docker_ref_check(val, &rerr) < 0) {
+			if (!*val)
+				error_at(v, impl, keys[i], AT_VALUE, kp, "%s", rerr.msg);
+			else
+				error_at(v, impl, keys[i], AT_VALUE, kp,
+					 "\"%s\" is not an image reference (name[:tag][@digest], such as "
+					 "debian:bookworm-slim): %s", val, rerr.msg);
+		} else if (i == 1 && !repository_ok(val)) {
+			error_at(v, impl, keys[i], AT_VALUE, kp, "\"%s\" is not a repository " REPOSITORY_RULE, val);
+		} else if (i == 2 && !commit_ok(val)) {
+			error_at(v, impl, keys[i], AT_VALUE, kp, "\"%s\" is not a commit " COMMIT_RULE, val);
+		}
+	}
+}
+
+/* ---- placement (a Swarm's nodes) ------------------------------------------------------------ */
+
+/* What a node's hostname can hold here: also what keeps a constraint one expression. */
+static bool node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/*
+ * A Swarm placement constraint as swarmkit reads one: <attribute> == or !=
+ * <value>, the attribute one of node.id, node.hostname, node.role,
+ * node.platform.os, node.platform.arch, node.labels.<l>, engine.labels.<l>.
+ * NULL when it is one, else why not.
+ */
+static const char *constraint_problem(const char *c)
+{
+	static const char *const attrs[] = { "node.id", "node.hostname", "node.role", "node.platform.os",
+					     "node.platform.arch" };
+	const char *op = strstr(c, "=="), *ne = strstr(c, "!="), *key_end, *val;
+	size_t klen, i;
+
+	if (!op || (ne && ne < op))
+		op = ne;
+	if (!op)
+		return "no == or != in it";
+	for (key_end = op; key_end > c && key_end[-1] == ' '; key_end--)
+		;
+	while (*c == ' ')
+		c++;
+	klen = (size_t)(key_end - c);
+	for (val = op + 2; *val == ' '; val++)
+		;
+	if (!klen)
+		return "nothing before the operator";
+	for (i = 0; i < klen; i++)
+		if (!isalnum((unsigned char)c[i]) && c[i] != '.' && c[i] != '_' && c[i] != '-')
+			return "the attribute holds a character Swarm does not take";
+	for (i = 0; i < PFS_ARRAY_SIZE(attrs); i++)
+		if (strlen(attrs[i]) == klen && !strncmp(c, attrs[i], klen))
+			break;
+	if (i == PFS_ARRAY_SIZE(attrs) &&
+	    !(klen > 12 && !strncmp(c, "node.labels.", 12)) && !(klen > 14 && !strncmp(c, "engine.labels.", 14)))
+		return "unknown attribute (node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
+		       "node.labels.<label>, engine.labels.<label>)";
+	if (!*val || strstr(val, "==") || strstr(val, "!="))
+		return "one value after the operator";
+	for (const char *p = val; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "a control character in the value";
+	return NULL;
+}
+
+/*
+ * placement: <node>, or {node, constraints, apart_from}: where a Swarm runs
+ * the service. Checked here for what it says; apart_from's names are
+ * checked once every service is known (check_apart). On one engine it is
+ * not applied, which the run says (it is only known then).
+ */
+static void check_placement(struct vctx *v, struct svc_work *w)
+{
+	json_t *pl = json_object_get(w->node, "placement"), *cons, *apart, *it;
+	char p[PATH_LEN], kp[PATH_LEN], ip[PATH_LEN];
+	size_t i;
+
+	if (!pl || json_is_null(pl))
+		return;
+	snprintf(p, sizeof(p), "%s.placement", w->path);
+	if (json_is_string(pl)) {
+		if (node_name_ok(json_string_value(pl)))
+			w->pin = json_string_value(pl);
+		else
+			error_at(v, w->node, "placement", AT_VALUE, p, "\"%s\" is not a node's name (its hostname, as "
+				 "docker node ls shows it: 1-253 letters, digits, '.', '_' and '-')", json_string_value(pl));
+		return;
+	}
+	if (!json_is_object(pl)) {
+		error_at(v, w->node, "placement", AT_VALUE, p, "must be a node's name, or a mapping of node, "
+			 "constraints and apart_from, not %s", type_name(pl));
+		return;
+	}
+	if (!check_keys(v, w->node, "placement", pl, placement_keys, p))
+		return;
+	w->placement = pl;
+	w->pin = get_str(v, pl, "node", p, false);
+	join_path(kp, sizeof(kp), p, "node");
+	if (w->pin && !node_name_ok(w->pin)) {
+		error_at(v, pl, "node", AT_VALUE, kp, "\"%s\" is not a node's name (its hostname, as docker node ls "
+			 "shows it: 1-253 letters, digits, '.', '_' and '-')", w->pin);
+		w->pin = NULL;
+	}
+	cons = json_object_get(pl, "constraints");
+	join_path(kp, sizeof(kp), p, "constraints");
+	if (cons && json_is_string(cons))
+		error_at(v, pl, "constraints", AT_VALUE, kp, "must be a list of constraints, such as [node.role==worker]");
+	else if (cons && !json_is_array(cons))
+		error_at(v, pl, "constraints", AT_VALUE, kp, "must be a list of constraints, not %s", type_name(cons));
+	json_array_foreach(json_is_array(cons) ? cons : NULL, i, it) {
+		struct ydoc_pos pos = ydoc_item_pos(v->doc, cons, i);
+		const char *why = json_is_string(it) ? constraint_problem(json_string_value(it)) : NULL;
+
+		snprintf(ip, sizeof(ip), "%s[%zu]", kp, i);
+		if (!json_is_string(it) || why)
+			v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf(
+				"%s:%d:%d: %s: %s%s%s is not a Swarm constraint (such as node.role==worker or "
+				"node.labels.zone!=b): %s", v->file, pos.line, pos.col, ip,
+				json_is_string(it) ? "\"" : "", json_is_string(it) ? json_string_value(it) : type_name(it),
+				json_is_string(it) ? "\"" : "", why ? why : "it must be a string")) < 0;
+		else
+			v->oom |= pfs_strv_push(&w->constraints, json_string_value(it)) < 0;
+	}
+	apart = json_object_get(pl, "apart_from");
+	join_path(kp, sizeof(kp), p, "apart_from");
+	if (apart && json_is_string(apart)) {
+		v->oom |= pfs_strv_push(&w->apart, json_string_value(apart)) < 0;
+	} else if (apart && !json_is_array(apart)) {
+		error_at(v, pl, "apart_from", AT_VALUE, kp, "must name a service, or list services, not %s",
+			 type_name(apart));
+	} else {
+		json_array_foreach(apart, i, it) {
+			struct ydoc_pos pos = ydoc_item_pos(v->doc, apart, i);
+
+			if (json_is_string(it)) {
+				v->oom |= pfs_strv_push(&w->apart, json_string_value(it)) < 0;
+				continue;
+			}
+			v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf(
+				"%s:%d:%d: %s[%zu]: must be a service's name, not %s", v->file, pos.line, pos.col, kp, i,
+				type_name(it))) < 0;
+		}
+	}
+}
+
+/* Whether service a starts before b: servers first, then in the file's order. */
+static bool starts_before(const struct svc_work *a, const struct svc_work *b)
+{
+	if (a->role != b->role)
+		return a->role == CFG_SERVER;
+	return a < b;
+}
+
+/*
+ * apart_from names services of this test that start before this one (their
+ * node is known when it is placed), and does not contradict node.
+ */
+static void check_apart(struct vctx *v, struct svc_work *w, struct svc_work *all, size_t n)
+{
+	json_t *pl = w->placement, *apart = json_object_get(pl, "apart_from");
+	char kp[PATH_LEN];
+
+	snprintf(kp, sizeof(kp), "%s.placement.apart_from", w->path);
+	for (size_t i = 0; i < w->apart.n; i++) {
+		const char *name = w->apart.v[i];
+		struct ydoc_pos pos = json_is_array(apart) ? ydoc_item_pos(v->doc, apart, i)
+							   : ydoc_value_pos(v->doc, pl, "apart_from");
+		const char *why = NULL;
+		char item[PATH_LEN + 16];
+		size_t k;
+
+		for (k = 0; k < n && strcmp(all[k].name, name); k++)
+			;
+		if (k == n)
+			why = "no service of this test is named so";
+		else if (&all[k] == w)
+			why = "a service cannot be apart from itself";
+		else if (all[k].role_ok && w->role_ok && !starts_before(&all[k], w))
+			why = "it starts after this one (servers start first, then clients in the file's order): "
+			      "write apart_from on the one that starts later";
+		else if (w->pin && all[k].pin && !strcmp(w->pin, all[k].pin))
+			why = "both are pinned to that one node";
+		if (!why)
+			continue;
+		snprintf(item, sizeof(item), json_is_array(apart) ? "%s[%zu]" : "%s", kp, i);
+		v->oom |= pfs_strv_push_owned(&v->errors, pfs_strdup_printf("%s:%d:%d: %s: \"%s\": %s", v->file, pos.line,
+									pos.col, item, name, why)) < 0;
+	}
 }
 
 static void service_pass1(struct vctx *v, struct svc_work *w, bool *force, bool *nocache)
@@ -1373,6 +2185,18 @@ static void service_pass1(struct vctx *v, struct svc_work *w, bool *force, bool 
 		warn_at(v, node, "name", p, "not applied: the service is named by its key, %s", w->name);
 	}
 	w->timeout = get_pos_int(v, node, "timeout", w->path, CONFIG_DEFAULT_TIMEOUT, MAX_TIMEOUT);
+	if (json_object_get(node, "network")) {
+		struct netcond_sink sink = { nc_error, nc_warn, nc_note, v };
+
+		snprintf(p, sizeof(p), "%s.network", w->path);
+		if (json_is_object(json_object_get(node, "network")))
+			netcond_parse(json_object_get(node, "network"), p, true, &sink, &w->net);
+		else
+			error_at(v, node, "network", AT_VALUE, p, "must be a mapping of network conditions "
+				 "(latency, jitter, packet_loss, bandwidth, ...)");
+	}
+
+	check_placement(v, w);
 
 	dock = json_object_get(node, "docker");
 	if (dock) {
@@ -1414,10 +2238,8 @@ static void service_pass1(struct vctx *v, struct svc_work *w, bool *force, bool 
 					 iname, catalog_impl_names(v->cat));
 			}
 		}
-		get_str(v, impl, "docker_image", p, false);
 		get_bool(v, impl, "build_from_source", p, true);
-		get_str(v, impl, "source_repository", p, false);
-		get_str(v, impl, "commit", p, false);
+		check_sources(v, impl, p);
 	}
 
 	/* protocol */
@@ -1494,6 +2316,15 @@ static void service_pass1(struct vctx *v, struct svc_work *w, bool *force, bool 
 	check_ports(v, w);
 }
 
+static json_t *json_strv(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
 static json_t *summary_of(const struct pfs_config *c)
 {
 	json_t *svcs = json_object(), *root;
@@ -1517,10 +2348,26 @@ static json_t *summary_of(const struct pfs_config *c)
 			      "port", (json_int_t)s->port, "timeout", (json_int_t)s->timeout_s, "image", img);
 		if (s->target)
 			json_object_set_new(o, "target", json_string(s->target));
+		if (s->node || (s->constraints && s->constraints[0]) || (s->apart_from && s->apart_from[0])) {
+			json_t *pl = json_pack("{s:o,s:o}", "constraints",
+					       json_strv(s->constraints), "apart_from", json_strv(s->apart_from));
+
+			if (pl && s->node)
+				json_object_set_new(pl, "node", json_string(s->node));
+			json_object_set_new(o, "placement", pl);
+		}
+		if (netcond_active(&s->net) || s->capture || s->qlog)
+			json_object_set_new(o, "network", json_pack("{s:o,s:b,s:b,s:b}", "conditions",
+								    netcond_json(&s->net), "capture", s->capture,
+								    "keylog", s->keylog, "qlog", s->qlog));
 		json_object_set_new(svcs, s->name, o);
 	}
-	root = json_pack("{s:s?,s:I,s:b,s:b,s:o}", "name", c->name, "timeout", (json_int_t)c->timeout_s,
-			 "force_build", c->force_build, "no_cache", c->no_cache, "services", svcs);
+	root = json_pack("{s:s?,s:I,s:I,s:b,s:b,s:o}", "name", c->name, "timeout", (json_int_t)c->timeout_s,
+			 "iterations", (json_int_t)c->iterations, "force_build", c->force_build, "no_cache",
+			 c->no_cache, "services", svcs);
+	if (root && c->testcase >= 0)
+		json_object_set_new(root, "testcase", json_pack("{s:s,s:s?}", "name", tc_name((enum tc_id)c->testcase),
+								"unsupported", c->unsupported));
 	if (root) {
 		json_t *ee = json_array();
 
@@ -1548,7 +2395,7 @@ static long line_key(const char *s)
 }
 
 /* insertion sort: stable, and reports are short */
-static void sort_by_position(struct strv *s)
+static void sort_by_position(struct pfs_strv *s)
 {
 	for (size_t i = 1; i < s->n; i++)
 		for (size_t j = i; j > 0 && line_key(s->v[j - 1]) > line_key(s->v[j]); j--) {
@@ -1558,26 +2405,59 @@ static void sort_by_position(struct strv *s)
 		}
 }
 
+/*
+ * Each line as it will be shown: control characters escaped (values from
+ * the file are quoted in the messages) and cut at LINE_MAX_SHOWN bytes, so
+ * that one line of `error` is one line on a terminal and a quoted megabyte
+ * cannot fill the events.
+ */
+static void make_showable(struct vctx *v, struct pfs_strv *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		char *e = pfs_escape_ctl_dup(s->v[i], 0);
+		size_t len;
+
+		if (!e) {
+			v->oom = true;
+			continue;
+		}
+		len = strlen(e);
+		if (len > LINE_MAX_SHOWN) {
+			len = LINE_MAX_SHOWN - 3;
+			while (len && ((unsigned char)e[len] & 0xc0) == 0x80)
+				len--;
+			memcpy(e + len, "...", 4);
+		}
+		free(s->v[i]);
+		s->v[i] = e;
+	}
+}
+
 static void finish_report(struct vctx *v, struct cfg_report *rep)
 {
 	sort_by_position(&v->errors);
 	sort_by_position(&v->warnings);
+	make_showable(v, &v->errors);
+	make_showable(v, &v->warnings);
+	make_showable(v, &v->notes);
 	if (v->oom)
-		strv_push(&v->errors, "out of memory while checking the configuration");
+		pfs_strv_push(&v->errors, "out of memory while checking the configuration");
 	rep->n_errors = v->errors.n;
-	rep->errors = strv_take(&v->errors);
+	rep->errors = pfs_strv_take(&v->errors);
 	rep->n_warnings = v->warnings.n;
-	rep->warnings = strv_take(&v->warnings);
+	rep->warnings = pfs_strv_take(&v->warnings);
 	rep->n_notes = v->notes.n;
-	rep->notes = strv_take(&v->notes);
+	rep->notes = pfs_strv_take(&v->notes);
 }
 
 static void works_free(struct svc_work *w, size_t n)
 {
 	for (size_t i = 0; w && i < n; i++) {
+		pfs_strv_free(pfs_strv_take(&w[i].constraints));
+		pfs_strv_free(pfs_strv_take(&w[i].apart));
 		free(w[i].name);
 		free(w[i].program_reason);
-		flat_free(&w[i]);
+		flat_release(&w[i]);
 	}
 	free(w);
 }
@@ -1587,7 +2467,7 @@ static void works_free(struct svc_work *w, size_t n)
  * Returns false when planning cannot go on (errors were added).
  */
 static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *logging, bool *force,
-		       bool *nocache, struct svc_work **wp, size_t *np, struct strv *envs, long *test_timeout)
+		       bool *nocache, struct svc_work **wp, size_t *np, struct pfs_strv *envs, long *test_timeout)
 {
 	struct svc_work *w;
 	json_t *services, *it;
@@ -1601,6 +2481,8 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 	it = json_object_get(test, "network_environment");
 	if (it && json_is_object(it)) {
 		const char *type = get_str(v, it, "type", "network_environment", false);
+
+		v->netenv = it;
 
 		if (type && strcmp(type, "docker_compose") != 0)
 			error_at(v, it, "type", AT_VALUE, "network_environment.type",
@@ -1616,7 +2498,19 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 				if (!strcmp(nk, "type"))
 					continue;
 				join_path(kp, sizeof(kp), "network_environment", nk);
-				warn_at(v, it, nk, kp, "not applied: the docker_compose environment takes no settings");
+				if (!strcmp(nk, "network") && json_is_object(nv)) {
+					struct netcond_sink sink = { nc_error, nc_warn, nc_note, v };
+
+					netcond_parse(nv, kp, false, &sink, &v->net);
+				} else if (!strcmp(nk, "network")) {
+					error_at(v, it, nk, AT_VALUE, kp, "must be a mapping of network conditions "
+						 "(latency, jitter, packet_loss, bandwidth, ...)");
+				} else if (!strcmp(nk, "capture")) {
+					v->capture = get_bool(v, it, nk, "network_environment", false);
+				} else {
+					warn_at(v, it, nk, kp, "not applied: the docker_compose environment takes "
+						"network and capture");
+				}
 			}
 		}
 	} else if (it) {
@@ -1624,10 +2518,20 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 			 "must be a mapping with type: docker_compose");
 	}
 	read_exec_envs(v, test, envs);
+	v->testcase = -1;
+	it = json_object_get(test, "testcase");
+	if (it) {
+		const char *tn = json_string_value(it);
+
+		v->testcase = tc_parse(tn);
+		if (!tn)
+			error_at(v, test, "testcase", AT_VALUE, "testcase", "must be a test case name (%s)", tc_names());
+		else if (v->testcase < 0)
+			error_at(v, test, "testcase", AT_VALUE, "testcase", "unknown test case \"%s\" (known: %s)", tn,
+				 tc_names());
+	}
 	*test_timeout = get_pos_int(v, test, "timeout", "", 0, MAX_TIMEOUT);
-	if (get_pos_int(v, test, "iterations", "", 1, 1000000) > 1)
-		warn_at(v, test, "iterations", "iterations",
-			"not applied: pantherfs runs one iteration per run (echo restart > ctl runs another)");
+	get_pos_int(v, test, "iterations", "", 1, CONFIG_MAX_ITERATIONS);
 
 	services = json_object_get(test, "services");
 	if (!services) {
@@ -1687,6 +2591,8 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 		else if (w[t].role_ok && w[t].role != CFG_SERVER)
 			error_at(v, proto, "target", AT_VALUE, tp, "\"%s\" is a client, not a server", w[i].target);
 	}
+	for (i = 0; i < n; i++)
+		check_apart(v, &w[i], w, n);
 	if (v->errors.n)
 		return false;
 
@@ -1697,6 +2603,18 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 				choose_program(v, &w[i], w, n);
 	if (v->errors.n)
 		return false;
+	if (v->testcase >= 0) {
+		size_t clients = 0;
+
+		for (i = 0; i < n; i++)
+			clients += w[i].role == CFG_CLIENT;
+		if (!clients) {
+			error_at(v, test, "testcase", AT_KEY, "testcase",
+				 "a test case needs a client and the server it targets");
+			return false;
+		}
+		plan_testcase(v, w, n);
+	}
 
 	if (logging && (json_is_true(json_object_get(logging, "mvfst_debug")) ||
 			json_is_true(json_object_get(logging, "congestion_control_debug")))) {
@@ -1712,13 +2630,38 @@ static bool check_test(struct vctx *v, json_t *root, json_t *test, json_t *loggi
 	return v->errors.n == 0;
 }
 
+/*
+ * Every command renders, as `pantherfs render` would show it (servers'
+ * addresses not known yet): a plan whose command cannot be made is refused
+ * here, with the service's position, and never reaches a container.
+ */
+static void check_commands(struct vctx *v, const struct pfs_config *cfg, struct svc_work *w, size_t n)
+{
+	for (size_t i = 0; i < cfg->n_svc; i++) {
+		struct pfs_buf line = PFS_BUF_INIT(RENDER_COMMAND_MAX);
+		struct pfs_err err = { 0 };
+		size_t k;
+
+		if (render_command(v->cat, cfg, &cfg->svc[i], NULL, &line, &err) < 0) {
+			for (k = 0; k < n && strcmp(w[k].name, cfg->svc[i].name); k++)
+				;
+			if (err.code == -ENOMEM)
+				v->oom = true;
+			else if (k < n)
+				error_at(v, w[k].parent, w[k].name, AT_KEY, w[k].path, "its command cannot be made: %s",
+					 err.msg);
+		}
+		pfs_buf_release(&line);
+	}
+}
+
 int config_load(const struct catalog *cat, const char *name, const char *data, size_t len,
 		struct pfs_config **out, struct cfg_report *rep)
 {
-	struct vctx v = { .cat = cat, .file = name };
+	struct vctx v = { .cat = cat, .file = name, .testcase = -1 };
 	struct svc_work *w = NULL;
 	struct pfs_config *cfg = NULL;
-	struct strv envs = { 0 };
+	struct pfs_strv envs = { 0 };
 	struct pfs_err perr = { 0 };
 	json_t *root, *test = NULL, *logging = NULL, *it;
 	bool force = false, nocache = false;
@@ -1728,20 +2671,22 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 
 	memset(rep, 0, sizeof(*rep));
 	if (len > CONFIG_MAX_BYTES) {
-		strv_push_owned(&v.errors, pfs_strdup_printf("%s: larger than 1 MiB (%zu bytes)", name, len));
+		/* not its size: a writer through the mount is cut off at the cap, so
+		 * len may be where the cut fell, not what was written */
+		pfs_strv_push_owned(&v.errors, pfs_strdup_printf("%s: larger than 1 MiB", name));
 		finish_report(&v, rep);
 		return -EFBIG;
 	}
 	r = ydoc_parse(name, data, len, &v.doc, &perr);
 	if (r < 0) {
-		strv_push(&v.errors, perr.msg);
+		pfs_strv_push(&v.errors, perr.msg);
 		finish_report(&v, rep);
 		return r == -EFBIG ? -EFBIG : -EINVAL;
 	}
 	root = ydoc_root(v.doc);
 
 	if (json_is_null(root)) {
-		strv_push_owned(&v.errors, pfs_strdup_printf("%s: empty: write a PANTHER test (a mapping with "
+		pfs_strv_push_owned(&v.errors, pfs_strdup_printf("%s: empty: write a PANTHER test (a mapping with "
 							     "services:) or an experiment with one test under tests:", name));
 		goto out;
 	}
@@ -1764,7 +2709,7 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 			for (i = 0; i < json_array_size(tests); i++) {
 				char prefix[32];
 				struct svc_work *tw = NULL;
-				struct strv tenvs = { 0 };
+				struct pfs_strv tenvs = { 0 };
 				size_t tn = 0;
 				long tt = 0;
 				bool f2 = false, c2 = false;
@@ -1776,7 +2721,7 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 				check_test(&v, root, json_array_get(tests, i), NULL, &f2, &c2, &tw, &tn, &tenvs, &tt);
 				v.prefix = NULL;
 				works_free(tw, tn);
-				strv_free(strv_take(&tenvs));
+				pfs_strv_release(&tenvs);
 			}
 		} else if (!json_is_object(json_array_get(tests, 0))) {
 			error_at(&v, root, "tests", AT_VALUE, "tests[0]", "must be a mapping (a test)");
@@ -1817,7 +2762,7 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 			   strdup(json_string_value(json_object_get(test, "description"))) : NULL;
 	cfg->force_build = force;
 	cfg->no_cache = nocache;
-	cfg->exec_envs = strv_take(&envs);
+	cfg->exec_envs = pfs_strv_take(&envs);
 	cfg->svc = calloc(n, sizeof(*cfg->svc));
 	if (!cfg->svc) {
 		v.oom = true;
@@ -1828,12 +2773,13 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 		for (i = 0; i < n; i++) {
 			if ((pass == 0) != (w[i].role == CFG_SERVER))
 				continue;
-			if (plan_service(&v, &w[i], w, n, cfg, &cfg->svc[cfg->n_svc], logging, cfg->exec_envs) < 0)
-				v.oom = true;
-			cfg->n_svc++;
+			/* first: the notes planning adds (flags added for it) follow it */
 			note(&v, "%s: runs %s %s %s as a %s: %s", w[i].path, cat_impl_name(w[i].impl),
 			     cat_version_name(w[i].ver), w[i].program, w[i].role == CFG_SERVER ? "server" : "client",
 			     w[i].program_reason ? w[i].program_reason : "");
+			if (plan_service(&v, &w[i], w, n, cfg, &cfg->svc[cfg->n_svc], logging, cfg->exec_envs) < 0)
+				v.oom = true;
+			cfg->n_svc++;
 		}
 	for (i = 0; i < cfg->n_svc; i++) {
 		if (cfg->svc[i].role == CFG_CLIENT)
@@ -1843,12 +2789,27 @@ int config_load(const struct catalog *cat, const char *name, const char *data, s
 	}
 	if (test_timeout)
 		cfg->timeout_s = test_timeout;
+	cfg->net = v.net;
+	cfg->capture = v.capture;
+	for (i = 0; i < cfg->n_svc && !cfg->netem; i++)
+		if (netcond_active(&cfg->svc[i].net) || cfg->svc[i].capture)
+			v.oom |= !(cfg->netem = netcond_helper_new(catalog_data_dir(cat)));
+	/* checked in check_test(); a bad value is an error there, the default here */
+	it = json_object_get(test, "iterations");
+	cfg->iterations = json_is_integer(it) && json_integer_value(it) >= 1 &&
+			  json_integer_value(it) <= CONFIG_MAX_ITERATIONS ? (long)json_integer_value(it) : 1;
+	cfg->testcase = v.testcase;
+	cfg->unsupported = v.unsupported;
+	v.unsupported = NULL;
 	cfg->summary = summary_of(cfg);
 	if (!cfg->summary)
 		v.oom = true;
+	if (!v.errors.n && !v.oom)
+		check_commands(&v, cfg, w, n);
 out:
+	free(v.unsupported);
 	works_free(w, n);
-	strv_free(strv_take(&envs));
+	pfs_strv_release(&envs);
 	ydoc_free(v.doc);
 	if (v.errors.n || v.oom) {
 		config_free(cfg);
@@ -1860,7 +2821,7 @@ out:
 	return 0;
 }
 
-static void service_free(struct cfg_service *s)
+static void service_release(struct cfg_service *s)
 {
 	free(s->name);
 	free(s->implementation);
@@ -1869,12 +2830,17 @@ static void service_free(struct cfg_service *s)
 	free(s->program_path);
 	free(s->template);
 	free(s->target);
-	strv_free(s->env);
-	strv_free(s->success.lines);
+	free(s->cert_path);
+	free(s->key_path);
+	free(s->node);
+	pfs_strv_free(s->constraints);
+	pfs_strv_free(s->apart_from);
+	pfs_strv_free(s->env);
+	pfs_strv_free(s->success.lines);
 	free(s->image.ref);
 	free(s->image.context_dir);
 	free(s->image.dockerfile);
-	strv_free(s->image.args);
+	pfs_strv_free(s->image.args);
 	free(s->image.repo);
 	free(s->image.tag_prefix);
 	json_decref(s->ctx);
@@ -1885,12 +2851,14 @@ void config_free(struct pfs_config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; c->svc && i < c->n_svc; i++)
-		service_free(&c->svc[i]);
+		service_release(&c->svc[i]);
 	free(c->svc);
 	free(c->name);
 	free(c->description);
-	strv_free(c->exec_envs);
+	pfs_strv_free(c->exec_envs);
+	free(c->unsupported);
 	json_decref(c->summary);
+	netcond_helper_free(c->netem);
 	free(c);
 }
 

@@ -14,8 +14,6 @@
 #include "pantherfs/util.h"
 #include "pantherfs/banned.h"
 
-#define COMMAND_MAX (64u << 10)
-
 static void trim(struct pfs_buf *b, size_t from)
 {
 	size_t n = b->len;
@@ -55,7 +53,8 @@ int render_command(const struct catalog *cat, const struct pfs_config *cfg,
 		   const struct cfg_service *s, json_t *addresses, struct pfs_buf *out,
 		   struct pfs_err *err)
 {
-	struct pfs_buf wrap = PFS_BUF_INIT(COMMAND_MAX);
+	struct pfs_buf wrap = PFS_BUF_INIT(RENDER_COMMAND_MAX);
+	struct pfs_buf cmd = PFS_BUF_INIT(RENDER_COMMAND_MAX);
 	json_t *ctx = json_deep_copy(s->ctx);
 	int r = 0;
 
@@ -81,11 +80,15 @@ int render_command(const struct catalog *cat, const struct pfs_config *cfg,
 		}
 	}
 	json_object_set_new(ctx, "wrap", json_string(pfs_buf_str(&wrap)));
-	r = render_one(cat, s->template, ctx, out, err);
+	r = render_one(cat, s->template, ctx, &cmd, err);
 	if (r == -E2BIG)
-		pfs_err_set(err, r, "%s: the command is longer than %u bytes", s->name, COMMAND_MAX);
+		pfs_err_set(err, r, "the command is longer than %u bytes, the most one argument of sh -c can be",
+			    RENDER_COMMAND_MAX);
+	else if (r == 0 && (r = pfs_buf_add(out, pfs_buf_str(&cmd), cmd.len)) < 0)
+		pfs_err_set(err, r, "the command does not fit in the caller's buffer");
 out:
-	pfs_buf_free(&wrap);
+	pfs_buf_release(&wrap);
+	pfs_buf_release(&cmd);
 	json_decref(ctx);
 	return r;
 }

@@ -600,6 +600,46 @@ static int fail(struct ctx *c, int code, struct ydoc_pos pos, const char *fmt, .
 	return r;
 }
 
+/*
+ * Where the scalar being read sits, as config paths are written
+ * ("services.server.config.server_port", "tests[0].services"): the keys and
+ * indexes of the open containers. For a key, the path of its mapping.
+ */
+static void value_path(const struct ctx *c, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < c->depth && o < n; i++) {
+		const struct frame *f = &c->stack[i];
+
+		if (f->is_map && !f->have_key)
+			break;
+		if (!f->is_map)
+			o += (size_t)snprintf(out + o, n - o, "[%zu]", f->nitems);
+		else if (f->key_merge)
+			o += (size_t)snprintf(out + o, n - o, "%s<<", o ? "." : "");
+		else
+			o += (size_t)snprintf(out + o, n - o, "%s%.*s", o ? "." : "", (int)f->keylen, f->key);
+	}
+}
+
+/* fail() for a bad value: the message names its key path. */
+__attribute__((format(printf, 4, 5)))
+static int fail_value(struct ctx *c, int code, struct ydoc_pos pos, const char *fmt, ...)
+{
+	char path[256], msg[PFS_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	value_path(c, path, sizeof(path));
+	if (!path[0])
+		return fail(c, code, pos, "%s", msg);
+	return fail(c, code, pos, "%s: %s", path, msg);
+}
+
 static int nomem(struct ctx *c)
 {
 	return fail(c, -ENOMEM, no_pos, "out of memory");
@@ -888,14 +928,14 @@ static int int_value(struct ctx *c, const char *s, size_t n, struct ydoc_pos pos
 			goto range;
 	}
 	if (!digits)
-		return fail(c, -EINVAL, pos, "invalid integer %s", quote(q, s, n));
+		return fail_value(c, -EINVAL, pos, "invalid integer %s", quote(q, s, n));
 	if (neg)
 		*out = json_integer(mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag);
 	else
 		*out = json_integer((int64_t)mag);
 	return *out ? 0 : nomem(c);
 range:
-	return fail(c, -ERANGE, pos, "integer out of range");
+	return fail_value(c, -ERANGE, pos, "integer out of range (-2^63 to 2^63-1)");
 }
 
 /* "[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?": what Python's
@@ -958,13 +998,13 @@ static int float_value(struct ctx *c, const char *s, size_t n, struct ydoc_pos p
 		p++;
 	}
 	if (!strcmp(p, ".inf") || !strcmp(p, ".nan")) {
-		r = fail(c, -ERANGE, pos, "float out of range (JSON has no infinity or NaN)");
+		r = fail_value(c, -ERANGE, pos, "float out of range (JSON has no infinity or NaN)");
 		goto out;
 	}
 	if (tag && !match_float(s, n) && !(match_int(s, n) && memchr(s, ':', n)) &&
 	    !decimal_syntax(clean)) {
-		r = fail(c, -EINVAL, pos, "value %s does not fit tag %s", quote(q, s, n),
-			 tag_show(tq, tag));
+		r = fail_value(c, -EINVAL, pos, "value %s does not fit tag %s", quote(q, s, n),
+			       tag_show(tq, tag));
 		goto out;
 	}
 	if (strchr(p, ':')) {
@@ -995,7 +1035,7 @@ static int float_value(struct ctx *c, const char *s, size_t n, struct ydoc_pos p
 	}
 	v *= sign;
 	if (!isfinite(v)) {
-		r = fail(c, -ERANGE, pos, "float out of range (JSON has no infinity or NaN)");
+		r = fail_value(c, -ERANGE, pos, "float out of range (JSON has no infinity or NaN)");
 		goto out;
 	}
 	*out = json_real(v);
@@ -1003,7 +1043,7 @@ static int float_value(struct ctx *c, const char *s, size_t n, struct ydoc_pos p
 		r = nomem(c);
 	goto out;
 bad:
-	r = fail(c, -EINVAL, pos, "invalid float %s", quote(q, s, n));
+	r = fail_value(c, -EINVAL, pos, "invalid float %s", quote(q, s, n));
 out:
 	free(clean);
 	return r;
@@ -1034,9 +1074,9 @@ static int resolve_plain(struct ctx *c, const char *s, size_t n, struct ydoc_pos
 	if (match_float(s, n))
 		return float_value(c, s, n, pos, NULL, out);
 	if (!is_key && (eq(s, n, "<<") || eq(s, n, "=")))
-		return fail(c, -EINVAL, pos,
-			    "plain \"%s\" used as a value (PyYAML cannot load it either; quote it)",
-			    n == 1 ? "=" : "<<");
+		return fail_value(c, -EINVAL, pos,
+				  "plain \"%s\" used as a value (PyYAML cannot load it either; quote it)",
+				  n == 1 ? "=" : "<<");
 	return make_str(c, s, n, out);
 }
 
@@ -1081,12 +1121,12 @@ static int resolve(struct ctx *c, const yaml_event_t *ev, struct ydoc_pos pos,
 		return float_value(c, s, n, pos, tag, out);
 	case TK_MAP:
 	case TK_SEQ:
-		return fail(c, -EINVAL, pos, "tag %s needs a %s, found a scalar", tag_show(tq, tag),
-			    tag_kind(tag) == TK_MAP ? "mapping" : "sequence");
+		return fail_value(c, -EINVAL, pos, "tag %s needs a %s, found a scalar", tag_show(tq, tag),
+				  tag_kind(tag) == TK_MAP ? "mapping" : "sequence");
 	case TK_OTHER:
-		return fail(c, -EINVAL, pos, "unsupported tag %s", tag_show(tq, tag));
+		return fail_value(c, -EINVAL, pos, "unsupported tag %s", tag_show(tq, tag));
 	}
-	return fail(c, -EINVAL, pos, "value %s does not fit tag %s", quote(q, s, n), tag_show(tq, tag));
+	return fail_value(c, -EINVAL, pos, "value %s does not fit tag %s", quote(q, s, n), tag_show(tq, tag));
 }
 
 /* ---- anchors ---- */
@@ -1321,9 +1361,9 @@ static int on_scalar(struct ctx *c, const yaml_event_t *ev)
 	int r;
 
 	if (memchr(s, '\0', n))
-		return fail(c, -EINVAL, pos, "string contains a NUL character");
+		return fail_value(c, -EINVAL, pos, "string contains a NUL character");
 	if (!utf8_valid(s, n))
-		return fail(c, -EINVAL, pos, "not valid UTF-8");
+		return fail_value(c, -EINVAL, pos, "not valid UTF-8");
 	r = account(c, 1, n, pos);
 	if (r < 0)
 		return r;
@@ -1528,6 +1568,32 @@ static int on_end(struct ctx *c)
 	return put_value(c, node, pos, nodes, bytes, height);
 }
 
+/*
+ * Whether libyaml stopped at a tab that indents its line (only blanks
+ * before it): its own words ("found character that cannot start any
+ * token") do not say that YAML forbids tabs there. Marks count characters.
+ */
+static bool tab_indents(const struct ctx *c, const yaml_mark_t *m)
+{
+	const char *s = c->data + c->skipped, *line = s;
+	size_t len = c->len - c->skipped, k = 0, i;
+
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xc0) == 0x80)
+			continue;
+		if (k++ == m->index)
+			break;
+		if (s[i] == '\n')
+			line = s + i + 1;
+	}
+	if (i >= len || s[i] != '\t')
+		return false;
+	for (const char *b = line; b < s + i; b++)
+		if (*b != ' ' && *b != '\t')
+			return false;
+	return true;
+}
+
 static int yaml_fail(struct ctx *c, const yaml_parser_t *p)
 {
 	struct ydoc_pos pos = no_pos;
@@ -1542,6 +1608,8 @@ static int yaml_fail(struct ctx *c, const yaml_parser_t *p)
 	case YAML_SCANNER_ERROR:
 	case YAML_PARSER_ERROR:
 		pos = mark_pos(&p->problem_mark);
+		if (p->error == YAML_SCANNER_ERROR && tab_indents(c, &p->problem_mark))
+			return fail(c, -EINVAL, pos, "tab character used for indentation; YAML indents with spaces");
 		break;
 	default:
 		break;

@@ -51,10 +51,21 @@ char *docker_urlencode(const char *s)
 	return escape(s, NULL);
 }
 
-/* For names inside a path (image "repo/name:tag"): keep / and :. */
+/*
+ * A name inside a path ("/images/<name>/json"): every byte but
+ * [A-Za-z0-9._~-] percent-encoded, '/' included, so that no name can add a
+ * path segment (the engine decodes "library%2Fdebian%3Abookworm" into the
+ * image name its routes expect). "." and ".." would still be resolved as
+ * segments by curl or the engine's router: refused, as is "".
+ */
+static bool path_name_ok(const char *s)
+{
+	return s && *s && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
 static char *path_escape(const char *s)
 {
-	return escape(s, "/:@");
+	return escape(s, NULL);
 }
 
 char *docker_filters_labels(const char *const *labels)
@@ -86,7 +97,7 @@ char *docker_json_map(const char *const *kv)
 	return out;
 }
 
-static json_t *json_strv(const char *const *v)
+json_t *docker_json_strv(const char *const *v)
 {
 	json_t *a = json_array();
 
@@ -95,7 +106,7 @@ static json_t *json_strv(const char *const *v)
 	return a;
 }
 
-static json_t *json_kv(const char *const *kv)
+json_t *docker_json_kv(const char *const *kv)
 {
 	json_t *o = json_object();
 
@@ -105,7 +116,7 @@ static json_t *json_kv(const char *const *kv)
 }
 
 /* Appends "&name=<encoded value>" (or without & when b is empty). */
-static int q_add(struct pfs_buf *b, const char *name, const char *value)
+int docker_query_add(struct pfs_buf *b, const char *name, const char *value)
 {
 	char *enc;
 	int r;
@@ -127,7 +138,7 @@ static int q_filters(struct pfs_buf *b, const char *const *labels)
 
 	if (!f)
 		return 0;
-	r = q_add(b, "filters", f);
+	r = docker_query_add(b, "filters", f);
 	free(f);
 	return r;
 }
@@ -172,22 +183,39 @@ static int do_sync(struct docker_client *c, const struct sync_call *s, struct pf
 		if (!j) {
 			r = pfs_err_set(err, -EPROTO, "%s %s: malformed JSON from the engine: %s",
 					s->method, s->path, jerr.text);
-			docker_result_free(&res);
+			docker_result_release(&res);
 			return r;
 		}
 		*s->out = j;
 	}
-	docker_result_free(&res);
+	docker_result_release(&res);
 	return 0;
 }
 
-/* path built from a format with one escaped name */
-static char *path1(const char *fmt, const char *name)
+int docker_json_call(struct docker_client *c, const char *method, const char *path,
+		     const char *query, json_t *body, long timeout_ms, json_t **out,
+		     struct pfs_err *err)
 {
-	char *e = path_escape(name), *p;
+	struct sync_call s = { .method = method, .path = path, .query = query, .body = body,
+			       .timeout_ms = timeout_ms, .out = out };
 
-	if (!e)
+	return do_sync(c, &s, err);
+}
+
+/* path built from a format with one escaped name; NULL with errno EINVAL or ENOMEM */
+char *docker_path1(const char *fmt, const char *name)
+{
+	char *e, *p;
+
+	if (!path_name_ok(name)) {
+		errno = EINVAL;
 		return NULL;
+	}
+	e = path_escape(name);
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	p = pfs_strdup_printf(fmt, e);
 	free(e);
 	return p;
@@ -200,9 +228,15 @@ static int simple(struct docker_client *c, const char *method, const char *fmt, 
 	char *path;
 	int r;
 
-	if (!name || !*name)
-		return pfs_err_set(err, -EINVAL, "%s: empty name", fmt);
-	path = path1(fmt, name);
+	if (!path_name_ok(name)) {
+		char *shown = pfs_escape_ctl_dup(name, 0);
+
+		r = pfs_err_set(err, -EINVAL, "\"%s\" is not a name the Docker engine can look up",
+				shown ? shown : "");
+		free(shown);
+		return r;
+	}
+	path = docker_path1(fmt, name);
 	if (!path)
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	s.path = path;
@@ -231,7 +265,7 @@ int docker_ping(struct docker_client *c, struct docker_ping_info *info, struct p
 		docker_client_api_version(c, info->api_version, sizeof(info->api_version));
 		snprintf(info->server_api, sizeof(info->server_api), "%s", res.api_version);
 	}
-	docker_result_free(&res);
+	docker_result_release(&res);
 	return r;
 }
 
@@ -268,7 +302,7 @@ int docker_image_list(struct docker_client *c, const char *const *labels, json_t
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	s.query = pfs_buf_str(&q);
 	r = do_sync(c, &s, err);
-	pfs_buf_free(&q);
+	pfs_buf_release(&q);
 	return r;
 }
 
@@ -296,12 +330,12 @@ int docker_container_create(struct docker_client *c, const struct docker_contain
 	body = json_object();
 	json_object_set_new(body, "Image", json_string(sp->image));
 	if (sp->cmd)
-		json_object_set_new(body, "Cmd", json_strv(sp->cmd));
+		json_object_set_new(body, "Cmd", docker_json_strv(sp->cmd));
 	if (sp->entrypoint)
-		json_object_set_new(body, "Entrypoint", json_strv(sp->entrypoint));
+		json_object_set_new(body, "Entrypoint", docker_json_strv(sp->entrypoint));
 	if (sp->env)
-		json_object_set_new(body, "Env", json_strv(sp->env));
-	json_object_set_new(body, "Labels", json_kv(sp->labels));
+		json_object_set_new(body, "Env", docker_json_strv(sp->env));
+	json_object_set_new(body, "Labels", docker_json_kv(sp->labels));
 	json_object_set_new(body, "Tty", json_boolean(sp->tty));
 	json_object_set_new(body, "OpenStdin", json_boolean(sp->open_stdin));
 	json_object_set_new(body, "AttachStdin", json_false());
@@ -313,19 +347,20 @@ int docker_container_create(struct docker_client *c, const struct docker_contain
 	if (sp->network)
 		json_object_set_new(host, "NetworkMode", json_string(sp->network));
 	if (sp->binds)
-		json_object_set_new(host, "Binds", json_strv(sp->binds));
+		json_object_set_new(host, "Binds", docker_json_strv(sp->binds));
 	if (sp->cap_add)
-		json_object_set_new(host, "CapAdd", json_strv(sp->cap_add));
+		json_object_set_new(host, "CapAdd", docker_json_strv(sp->cap_add));
 	if (sp->init)
 		json_object_set_new(host, "Init", json_true());
 	if (sp->privileged)
 		json_object_set_new(host, "Privileged", json_true());
 	json_object_set_new(body, "HostConfig", host);
-	if (sp->network) {
+	/* container:<id> shares that container's endpoint: it has none of its own */
+	if (sp->network && strncmp(sp->network, "container:", 10) != 0) {
 		json_t *ep = json_object(), *eps = json_object(), *nc = json_object();
 
 		if (sp->aliases)
-			json_object_set_new(ep, "Aliases", json_strv(sp->aliases));
+			json_object_set_new(ep, "Aliases", docker_json_strv(sp->aliases));
 		json_object_set_new(eps, sp->network, ep);
 		json_object_set_new(nc, "EndpointsConfig", eps);
 		json_object_set_new(body, "NetworkingConfig", nc);
@@ -407,7 +442,7 @@ int docker_container_list(struct docker_client *c, const char *const *labels, bo
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	s.query = pfs_buf_str(&q);
 	r = do_sync(c, &s, err);
-	pfs_buf_free(&q);
+	pfs_buf_release(&q);
 	return r;
 }
 
@@ -490,7 +525,7 @@ static void wait_done(void *ud, const struct docker_result *r)
 	}
 	if (w->cb)
 		w->cb(w->ud, &res, code);
-	pfs_buf_free(&w->body);
+	pfs_buf_release(&w->body);
 	free(w);
 }
 
@@ -503,11 +538,13 @@ struct docker_call *docker_container_wait(struct docker_client *c, const char *i
 	char *path, q[64];
 
 	w = calloc(1, sizeof(*w));
-	path = path1("/containers/%s/wait", id);
+	path = docker_path1("/containers/%s/wait", id);
 	if (!w || !path) {
+		int e = path ? ENOMEM : errno;
+
 		free(w);
 		free(path);
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
 	pfs_buf_init(&w->body, 65536);
@@ -653,7 +690,7 @@ static int logs_frame(void *ud, enum docker_log_stream s, const char *d, size_t 
 static void logs_setup(struct logs_ctx *l)
 {
 	docker_frames_init(&l->frames, l->tty == 1);
-	docker_entries_free(&l->entries);
+	docker_entries_release(&l->entries);
 	docker_entries_init(&l->entries, l->tty == 1, l->cbs.on_entry, l->cbs.ud);
 }
 
@@ -695,18 +732,54 @@ static void logs_done(void *ud, const struct docker_result *r)
 	}
 	if (l->cbs.on_done)
 		l->cbs.on_done(l->cbs.ud, &res);
-	docker_entries_free(&l->entries);
+	docker_entries_release(&l->entries);
 	free(l);
+}
+
+struct docker_call *docker_logs_at(struct docker_client *c, const char *path, int tty,
+				   const struct docker_logs_opts *o, const struct docker_logs_cbs *cbs,
+				   struct pfs_err *err)
+{
+	struct docker_request rq = DOCKER_REQUEST_INIT;
+	struct pfs_buf q = PFS_BUF_INIT(4096);
+	struct docker_call *call;
+	struct logs_ctx *l;
+
+	l = calloc(1, sizeof(*l));
+	if (!l ||
+	    pfs_buf_printf(&q, "stdout=%d&stderr=%d&follow=%d&timestamps=%d", !o->no_stdout,
+			   !o->no_stderr, o->follow, o->timestamps) < 0 ||
+	    docker_query_add(&q, "since", o->since) < 0) {
+		free(l);
+		pfs_buf_release(&q);
+		pfs_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	l->tty = tty;
+	l->cbs = *cbs;
+	logs_setup(l);
+	rq.method = "GET";
+	rq.path = path;
+	rq.query = pfs_buf_str(&q);
+	rq.stream = true;
+	rq.on_head = logs_head;
+	rq.on_data = logs_data;
+	rq.on_done = logs_done;
+	rq.ud = l;
+	call = docker_submit(c, &rq);
+	if (!call) {
+		pfs_err_set(err, -errno, "logs: %s", strerror(errno));
+		free(l);
+	}
+	pfs_buf_release(&q);
+	return call;
 }
 
 struct docker_call *docker_container_logs(struct docker_client *c, const char *id,
 					  const struct docker_logs_opts *o,
 					  const struct docker_logs_cbs *cbs, struct pfs_err *err)
 {
-	struct docker_request rq = DOCKER_REQUEST_INIT;
-	struct pfs_buf q = PFS_BUF_INIT(4096);
 	struct docker_call *call;
-	struct logs_ctx *l;
 	char *path;
 	int tty = o->tty;
 
@@ -726,36 +799,16 @@ struct docker_call *docker_container_logs(struct docker_client *c, const char *i
 			tty = st.tty;
 		}
 	}
-	l = calloc(1, sizeof(*l));
-	path = path1("/containers/%s/logs", id);
-	if (!l || !path ||
-	    pfs_buf_printf(&q, "stdout=%d&stderr=%d&follow=%d&timestamps=%d", !o->no_stdout,
-			   !o->no_stderr, o->follow, o->timestamps) < 0 ||
-	    q_add(&q, "since", o->since) < 0) {
-		free(l);
-		free(path);
-		pfs_buf_free(&q);
-		pfs_err_set(err, -ENOMEM, "out of memory");
+	path = docker_path1("/containers/%s/logs", id);
+	if (!path) {
+		if (!path_name_ok(id))
+			pfs_err_set(err, -EINVAL, "container logs: not a container name or id");
+		else
+			pfs_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	l->tty = tty;
-	l->cbs = *cbs;
-	logs_setup(l);
-	rq.method = "GET";
-	rq.path = path;
-	rq.query = pfs_buf_str(&q);
-	rq.stream = true;
-	rq.on_head = logs_head;
-	rq.on_data = logs_data;
-	rq.on_done = logs_done;
-	rq.ud = l;
-	call = docker_submit(c, &rq);
-	if (!call) {
-		pfs_err_set(err, -errno, "container logs: %s", strerror(errno));
-		free(l);
-	}
+	call = docker_logs_at(c, path, tty, o, cbs, err);
 	free(path);
-	pfs_buf_free(&q);
 	return call;
 }
 
@@ -784,9 +837,9 @@ static void collect_done(void *ud, const struct docker_result *r)
 	sw_signal(&lc->w, r, 0);
 }
 
-int docker_container_logs_sync(struct docker_client *c, const char *id, bool timestamps,
-			       struct pfs_buf *out_stdout, struct pfs_buf *out_stderr,
-			       struct pfs_err *err)
+int docker_logs_collect(struct docker_client *c, docker_logs_fn start, const char *id,
+			bool timestamps, struct pfs_buf *out_stdout, struct pfs_buf *out_stderr,
+			struct pfs_err *err)
 {
 	struct docker_logs_opts o = { .timestamps = timestamps, .tty = -1,
 				      .no_stdout = !out_stdout, .no_stderr = !out_stderr };
@@ -798,7 +851,7 @@ int docker_container_logs_sync(struct docker_client *c, const char *id, bool tim
 		return pfs_err_set(err, -EDEADLK, "synchronous Docker call from the I/O thread");
 	sw_init(&lc.w);
 	cbs.ud = &lc;
-	call = docker_container_logs(c, id, &o, &cbs, err);
+	call = start(c, id, &o, &cbs, err);
 	if (!call) {
 		sw_destroy(&lc.w);
 		return err ? err->code : -EIO;
@@ -811,20 +864,31 @@ int docker_container_logs_sync(struct docker_client *c, const char *id, bool tim
 	return 0;
 }
 
+int docker_container_logs_sync(struct docker_client *c, const char *id, bool timestamps,
+			       struct pfs_buf *out_stdout, struct pfs_buf *out_stderr,
+			       struct pfs_err *err)
+{
+	return docker_logs_collect(c, docker_container_logs, id, timestamps, out_stdout, out_stderr,
+				   err);
+}
+
 /* ---- networks ------------------------------------------------------------------------------------------ */
 
-int docker_network_create(struct docker_client *c, const char *name, const char *const *labels,
-			  bool internal, char **id_out, struct pfs_err *err)
+static int network_create(struct docker_client *c, const char *name, const char *driver,
+			  const char *const *labels, bool internal, bool attachable, char **id_out,
+			  struct pfs_err *err)
 {
 	struct sync_call s = { .method = "POST", .path = "/networks/create" };
 	json_t *body = json_object(), *out = NULL;
 	int r;
 
 	json_object_set_new(body, "Name", json_string(name));
-	json_object_set_new(body, "Driver", json_string("bridge"));
+	json_object_set_new(body, "Driver", json_string(driver));
 	json_object_set_new(body, "CheckDuplicate", json_true());
 	json_object_set_new(body, "Internal", json_boolean(internal));
-	json_object_set_new(body, "Labels", json_kv(labels));
+	if (attachable)
+		json_object_set_new(body, "Attachable", json_true());
+	json_object_set_new(body, "Labels", docker_json_kv(labels));
 	s.body = body;
 	s.out = &out;
 	r = do_sync(c, &s, err);
@@ -838,6 +902,18 @@ int docker_network_create(struct docker_client *c, const char *name, const char 
 	*id_out = strdup(json_string_value(json_object_get(out, "Id")));
 	json_decref(out);
 	return *id_out ? 0 : pfs_err_set(err, -ENOMEM, "out of memory");
+}
+
+int docker_network_create(struct docker_client *c, const char *name, const char *const *labels,
+			  bool internal, char **id_out, struct pfs_err *err)
+{
+	return network_create(c, name, "bridge", labels, internal, false, id_out, err);
+}
+
+int docker_network_create_overlay(struct docker_client *c, const char *name,
+				  const char *const *labels, char **id_out, struct pfs_err *err)
+{
+	return network_create(c, name, "overlay", labels, false, true, id_out, err);
 }
 
 int docker_network_inspect(struct docker_client *c, const char *id, json_t **out,
@@ -862,7 +938,7 @@ int docker_network_list(struct docker_client *c, const char *const *labels, json
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	s.query = pfs_buf_str(&q);
 	r = do_sync(c, &s, err);
-	pfs_buf_free(&q);
+	pfs_buf_release(&q);
 	return r;
 }
 
@@ -899,7 +975,7 @@ static void events_done(void *ud, const struct docker_result *r)
 		docker_ndjson_finish(&e->nd, events_line, e);
 	if (e->cbs.on_done)
 		e->cbs.on_done(e->cbs.ud, r);
-	docker_ndjson_free(&e->nd);
+	docker_ndjson_release(&e->nd);
 	free(e);
 }
 
@@ -914,7 +990,7 @@ struct docker_call *docker_events(struct docker_client *c, const char *const *la
 	if (!e || q_filters(&q, labels) < 0 ||
 	    (since > 0 && pfs_buf_printf(&q, "%ssince=%ld", q.len ? "&" : "", since) < 0)) {
 		free(e);
-		pfs_buf_free(&q);
+		pfs_buf_release(&q);
 		pfs_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -930,10 +1006,10 @@ struct docker_call *docker_events(struct docker_client *c, const char *const *la
 	call = docker_submit(c, &rq);
 	if (!call) {
 		pfs_err_set(err, -errno, "events: %s", strerror(errno));
-		docker_ndjson_free(&e->nd);
+		docker_ndjson_release(&e->nd);
 		free(e);
 	}
-	pfs_buf_free(&q);
+	pfs_buf_release(&q);
 	return call;
 }
 
@@ -946,7 +1022,8 @@ struct build_ctx {
 	char image_id[128];
 	char error[PFS_ERR_MSG_MAX];
 	bool failed;
-	bool pull;      /* a pull: no image id to wait for */
+	bool pull;      /* a pull or a push: no image id to wait for */
+	bool push;      /* a push: image_id holds the digest the registry gave */
 };
 
 /*
@@ -996,6 +1073,13 @@ static int build_line(void *ud, json_t *obj, const char *raw, size_t len)
 		return docker_lines_feed(&b->lines, "\n", 1, build_text_line, b);
 	}
 	docker_build_classify(obj, &m);
+	if (b->push && m.kind == DOCKER_BUILD_OTHER) {
+		const char *d = json_string_value(json_object_get(json_object_get(obj, "aux"), "Digest"));
+
+		if (d)
+			snprintf(b->image_id, sizeof(b->image_id), "%s", d);
+		return 0;
+	}
 	if (b->pull && m.kind == DOCKER_BUILD_TEXT) {
 		/* a pull's status lines: "<layer>: Downloading" without a newline,
 		 * and a progress line per chunk, which build.log does not need */
@@ -1063,14 +1147,16 @@ static void build_done(void *ud, const struct docker_result *r)
 	if (res.err == 0 && b->failed) {
 		res.err = -EIO;
 		snprintf(res.message, sizeof(res.message), "%s", b->error);
-	} else if (res.err == 0 && !b->image_id[0] && !b->pull) {
+	} else if (res.err == 0 && !b->image_id[0] && (!b->pull || b->push)) {
 		res.err = -EPROTO;
-		snprintf(res.message, sizeof(res.message), "the build ended without an image id");
+		snprintf(res.message, sizeof(res.message), "the %s ended without %s",
+			 b->push ? "push" : "build", b->push ? "a digest" : "an image id");
 	}
 	if (b->cbs.on_done)
-		b->cbs.on_done(b->cbs.ud, &res, res.err == 0 && !b->pull ? b->image_id : NULL);
-	docker_ndjson_free(&b->nd);
-	docker_lines_free(&b->lines);
+		b->cbs.on_done(b->cbs.ud, &res,
+			       res.err == 0 && (!b->pull || b->push) ? b->image_id : NULL);
+	docker_ndjson_release(&b->nd);
+	docker_lines_release(&b->lines);
 	free(b);
 }
 
@@ -1107,9 +1193,9 @@ struct docker_call *docker_build(struct docker_client *c, const struct docker_bu
 		ba = docker_json_map(o->buildargs);
 	if (o->labels && o->labels[0])
 		lb = docker_json_map(o->labels);
-	if (q_add(&q, "t", o->tag) < 0 || q_add(&q, "dockerfile", o->dockerfile) < 0 ||
-	    q_add(&q, "buildargs", ba) < 0 || q_add(&q, "labels", lb) < 0 ||
-	    q_add(&q, "target", o->target) < 0 ||
+	if (docker_query_add(&q, "t", o->tag) < 0 || docker_query_add(&q, "dockerfile", o->dockerfile) < 0 ||
+	    docker_query_add(&q, "buildargs", ba) < 0 || docker_query_add(&q, "labels", lb) < 0 ||
+	    docker_query_add(&q, "target", o->target) < 0 ||
 	    pfs_buf_printf(&q, "%srm=1&forcerm=1%s%s", q.len ? "&" : "", o->nocache ? "&nocache=1" : "",
 			   o->pull ? "&pull=1" : "") < 0) {
 		pfs_err_set(err, -ENOMEM, "build query too long");
@@ -1138,8 +1224,8 @@ struct docker_call *docker_build(struct docker_client *c, const struct docker_bu
 	call = docker_submit(c, &rq);
 	if (!call) {
 		pfs_err_set(err, -errno, "build: %s", strerror(errno));
-		docker_ndjson_free(&b->nd);
-		docker_lines_free(&b->lines);
+		docker_ndjson_release(&b->nd);
+		docker_lines_release(&b->lines);
 		free(b);
 	}
 out:
@@ -1147,36 +1233,39 @@ out:
 		close(fd);
 	free(ba);
 	free(lb);
-	pfs_buf_free(&q);
+	pfs_buf_release(&q);
 	return call;
 }
 
-struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
-				      const struct docker_build_cbs *cbs, struct pfs_err *err)
+/*
+ * Splits "repo:tag" (a colon after the last slash: "host:port/repo" has
+ * none) into name and *tag; "repo" gets tag NULL, and so does "repo@digest",
+ * which *digest tells.
+ */
+static void split_ref(const char *ref, char *name, size_t n, const char **tag, bool *digest)
+{
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':'), *at = strchr(ref, '@');
+
+	*digest = at != NULL;
+	if (at || !colon || (slash && colon < slash)) {
+		snprintf(name, n, "%s", ref);
+		*tag = NULL;
+	} else {
+		snprintf(name, n, "%.*s", (int)(colon - ref), ref);
+		*tag = colon + 1;
+	}
+}
+
+/* A pull or push: its progress decoded as a pull's, through cbs. */
+static struct docker_call *progress_call(struct docker_client *c, const char *path,
+					 const char *query, bool push, const char *const *headers,
+					 const struct docker_build_cbs *cbs, struct pfs_err *err)
 {
 	struct docker_request rq = DOCKER_REQUEST_INIT;
-	struct pfs_buf q = PFS_BUF_INIT(4096);
-	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':'), *at = strchr(ref, '@');
 	struct docker_call *call;
-	struct build_ctx *b;
-	char name[512];
+	struct build_ctx *b = calloc(1, sizeof(*b));
 
-	/* "repo:tag" (a colon after the last slash; "host:port/repo" has none) or "repo@digest" */
-	if (at || !colon || (slash && colon < slash)) {
-		snprintf(name, sizeof(name), "%s", ref);
-		colon = NULL;
-	} else {
-		snprintf(name, sizeof(name), "%.*s", (int)(colon - ref), ref);
-	}
-	if (q_add(&q, "fromImage", name) < 0 || (colon && q_add(&q, "tag", colon + 1) < 0) ||
-	    (!colon && !at && q_add(&q, "tag", "latest") < 0)) {
-		pfs_buf_free(&q);
-		pfs_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	b = calloc(1, sizeof(*b));
 	if (!b) {
-		pfs_buf_free(&q);
 		pfs_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -1184,20 +1273,93 @@ struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
 	docker_lines_init(&b->lines, 65536);
 	b->cbs = *cbs;
 	b->pull = true;
+	b->push = push;
 	rq.method = "POST";
-	rq.path = "/images/create";
-	rq.query = pfs_buf_str(&q);
+	rq.path = path;
+	rq.query = query;
+	rq.headers = headers;
 	rq.stream = true;
 	rq.on_data = build_data;
 	rq.on_done = build_done;
 	rq.ud = b;
 	call = docker_submit(c, &rq);
 	if (!call) {
-		pfs_err_set(err, -errno, "pull: %s", strerror(errno));
-		docker_ndjson_free(&b->nd);
-		docker_lines_free(&b->lines);
+		pfs_err_set(err, -errno, "%s: %s", push ? "push" : "pull", strerror(errno));
+		docker_ndjson_release(&b->nd);
+		docker_lines_release(&b->lines);
 		free(b);
 	}
-	pfs_buf_free(&q);
 	return call;
+}
+
+struct docker_call *docker_image_pull(struct docker_client *c, const char *ref,
+				      const struct docker_build_cbs *cbs, struct pfs_err *err)
+{
+	struct pfs_buf q = PFS_BUF_INIT(4096);
+	struct docker_call *call;
+	const char *tag;
+	char name[512];
+	bool digest;
+
+	split_ref(ref, name, sizeof(name), &tag, &digest);
+	if (docker_query_add(&q, "fromImage", name) < 0 || (tag && docker_query_add(&q, "tag", tag) < 0) ||
+	    (!tag && !digest && docker_query_add(&q, "tag", "latest") < 0)) {
+		pfs_buf_release(&q);
+		pfs_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	call = progress_call(c, "/images/create", pfs_buf_str(&q), false, NULL, cbs, err);
+	pfs_buf_release(&q);
+	return call;
+}
+
+struct docker_call *docker_image_push(struct docker_client *c, const char *ref, const char *auth,
+				      const struct docker_build_cbs *cbs, struct pfs_err *err)
+{
+	struct pfs_buf q = PFS_BUF_INIT(4096);
+	struct docker_call *call = NULL;
+	char name[512], *path = NULL, *hdr;
+	const char *tag;
+	bool digest;
+
+	split_ref(ref, name, sizeof(name), &tag, &digest);
+	if (digest || !name[0]) {
+		pfs_err_set(err, -EINVAL, "push: \"%s\" is not a name[:tag]", ref);
+		return NULL;
+	}
+	/* the engine refuses a push without this header, even to an open registry */
+	hdr = pfs_strdup_printf("X-Registry-Auth: %s", auth && *auth ? auth : DOCKER_AUTH_NONE);
+	path = docker_path1("/images/%s/push", name);
+	if (!hdr || !path || docker_query_add(&q, "tag", tag ? tag : "latest") < 0) {
+		pfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	call = progress_call(c, path, pfs_buf_str(&q), true, (const char *const[]){ hdr, NULL }, cbs,
+			     err);
+out:
+	free(hdr);
+	free(path);
+	pfs_buf_release(&q);
+	return call;
+}
+
+int docker_image_tag(struct docker_client *c, const char *source, const char *target,
+		     struct pfs_err *err)
+{
+	struct pfs_buf q = PFS_BUF_INIT(4096);
+	const char *tag;
+	char name[512];
+	bool digest;
+	int r;
+
+	split_ref(target, name, sizeof(name), &tag, &digest);
+	if (digest || !name[0])
+		return pfs_err_set(err, -EINVAL, "tag: \"%s\" is not a name[:tag]", target);
+	if (docker_query_add(&q, "repo", name) < 0 || docker_query_add(&q, "tag", tag ? tag : "latest") < 0) {
+		pfs_buf_release(&q);
+		return pfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	r = simple(c, "POST", "/images/%s/tag", source, pfs_buf_str(&q), 0, NULL, err);
+	pfs_buf_release(&q);
+	return r;
 }

@@ -44,6 +44,7 @@ struct docker_call {
 
 	/* the request, owned copies */
 	char *method, *path, *query, *body, *content_type;
+	char **headers; /* NULL-terminated */
 	size_t body_len;
 	int upload_fd;
 	off_t upload_len;
@@ -249,9 +250,12 @@ static void call_free(struct docker_call *x)
 	free(x->query);
 	free(x->body);
 	free(x->content_type);
+	for (size_t i = 0; x->headers && x->headers[i]; i++)
+		free(x->headers[i]);
+	free(x->headers);
 	free(x->url);
-	pfs_buf_free(&x->resp);
-	docker_result_free(&x->res);
+	pfs_buf_release(&x->resp);
+	docker_result_release(&x->res);
 	free(x);
 }
 
@@ -261,7 +265,7 @@ void docker_call_unref(struct docker_call *x)
 		call_free(x);
 }
 
-void docker_result_free(struct docker_result *r)
+void docker_result_release(struct docker_result *r)
 {
 	if (!r)
 		return;
@@ -294,7 +298,7 @@ static void finish(struct docker_client *c, struct docker_call *x, int err, cons
 		docker_error_message(x->resp.ptr, x->resp.len, r->message, sizeof(r->message));
 		if (!r->message[0])
 			snprintf(r->message, sizeof(r->message), "HTTP %ld", r->status);
-		pfs_buf_free(&x->resp);
+		pfs_buf_release(&x->resp);
 	} else if (err) {
 		char ep[160];
 
@@ -307,7 +311,7 @@ static void finish(struct docker_client *c, struct docker_call *x, int err, cons
 			snprintf(r->message, sizeof(r->message), "%s", msg);
 		else
 			snprintf(r->message, sizeof(r->message), "%s", strerror(-err));
-		pfs_buf_free(&x->resp);
+		pfs_buf_release(&x->resp);
 	} else if (!x->stream) {
 		r->body = pfs_buf_steal(&x->resp, &r->body_len);
 		if (!r->body) {
@@ -477,6 +481,13 @@ static int start_call(struct docker_client *c, struct docker_call *x)
 	x->hdrs = curl_slist_append(NULL, "Expect:");
 	if (!x->hdrs)
 		return -ENOMEM;
+	for (size_t i = 0; x->headers && x->headers[i]; i++) {
+		struct curl_slist *h = curl_slist_append(x->hdrs, x->headers[i]);
+
+		if (!h)
+			return -ENOMEM;
+		x->hdrs = h;
+	}
 	if (!strcmp(x->method, "POST")) {
 		char ct[160];
 
@@ -793,6 +804,25 @@ static char *dup_or_null(const char *s, bool *fail)
 	return d;
 }
 
+static char **dup_strv(const char *const *v, bool *fail)
+{
+	size_t n = 0;
+	char **d;
+
+	if (!v)
+		return NULL;
+	while (v[n])
+		n++;
+	d = calloc(n + 1, sizeof(*d));
+	if (!d) {
+		*fail = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		d[i] = dup_or_null(v[i], fail);
+	return d;
+}
+
 struct docker_call *docker_submit(struct docker_client *c, const struct docker_request *rq)
 {
 	struct docker_call *x;
@@ -811,6 +841,7 @@ struct docker_call *docker_submit(struct docker_client *c, const struct docker_r
 	x->path = dup_or_null(rq->path, &fail);
 	x->query = dup_or_null(rq->query, &fail);
 	x->content_type = dup_or_null(rq->content_type, &fail);
+	x->headers = dup_strv(rq->headers, &fail);
 	if (rq->body) {
 		x->body = malloc(rq->body_len + 1);
 		if (x->body) {
@@ -933,7 +964,7 @@ int docker_request_sync(struct docker_client *c, const struct docker_request *re
 	r = res->err;
 	if (r < 0) {
 		pfs_err_set(err, r, "%s", res->message);
-		docker_result_free(res);
+		docker_result_release(res);
 	}
 	return r;
 }

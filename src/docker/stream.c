@@ -19,9 +19,9 @@ void docker_ndjson_init(struct docker_ndjson *d)
 	d->overlong = false;
 }
 
-void docker_ndjson_free(struct docker_ndjson *d)
+void docker_ndjson_release(struct docker_ndjson *d)
 {
-	pfs_buf_free(&d->line);
+	pfs_buf_release(&d->line);
 }
 
 static int ndjson_emit(const char *p, size_t n, docker_ndjson_cb cb, void *ud)
@@ -161,9 +161,9 @@ void docker_entries_init(struct docker_entries *e, bool raw, docker_entry_cb cb,
 	e->ud = ud;
 }
 
-void docker_entries_free(struct docker_entries *e)
+void docker_entries_release(struct docker_entries *e)
 {
-	pfs_buf_free(&e->cur);
+	pfs_buf_release(&e->cur);
 }
 
 /* Splits the timestamp off an entry that starts in cur and delivers it. */
@@ -260,9 +260,9 @@ void docker_lines_init(struct docker_lines *l, size_t max)
 	pfs_buf_init(&l->cur, l->max);
 }
 
-void docker_lines_free(struct docker_lines *l)
+void docker_lines_release(struct docker_lines *l)
 {
-	pfs_buf_free(&l->cur);
+	pfs_buf_release(&l->cur);
 }
 
 int docker_lines_feed(struct docker_lines *l, const char *data, size_t len,

@@ -7,6 +7,9 @@
  * SHA-256 of the archive identifies the context, and an image tagged with it
  * need not be rebuilt. .dockerignore is applied here because the engine does
  * not apply it (clients do); Dockerfile and .dockerignore always go in.
+ * Extra files given by path (source tarballs of hundreds of megabytes) are
+ * streamed from disk like the directory's own files, never read into memory;
+ * .dockerignore does not apply to extras: naming one is asking for it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -60,7 +63,7 @@ struct ignore {
 	size_t n;
 };
 
-static void ignore_free(struct ignore *ig)
+static void ignore_release(struct ignore *ig)
 {
 	for (size_t i = 0; i < ig->n; i++)
 		free(ig->rules[i].pat);
@@ -108,19 +111,19 @@ static int ignore_load(const char *dir, struct ignore *ig)
 			continue;
 		nr = realloc(ig->rules, (ig->n + 1) * sizeof(*nr));
 		if (!nr) {
-			pfs_buf_free(&b);
+			pfs_buf_release(&b);
 			return -ENOMEM;
 		}
 		ig->rules = nr;
 		ig->rules[ig->n].pat = strdup(line);
 		ig->rules[ig->n].negate = neg;
 		if (!ig->rules[ig->n].pat) {
-			pfs_buf_free(&b);
+			pfs_buf_release(&b);
 			return -ENOMEM;
 		}
 		ig->n++;
 	}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return 0;
 }
 
@@ -182,7 +185,7 @@ static int pl_add(struct pathlist *pl, const char *s)
 	return 0;
 }
 
-static void pl_free(struct pathlist *pl)
+static void pl_release(struct pathlist *pl)
 {
 	for (size_t i = 0; i < pl->n; i++)
 		free(pl->v[i]);
@@ -253,7 +256,7 @@ struct tar_out {
 static la_ssize_t tar_write(struct archive *a, void *ud, const void *buf, size_t n)
 {
 	struct tar_out *t = ud;
-	int r = pfs_write_all(t->fd, buf, n);
+	int r = t->fd >= 0 ? pfs_write_all(t->fd, buf, n) : 0;
 
 	(void)a;
 	if (r < 0) {
@@ -275,11 +278,32 @@ static void entry_reset(struct archive_entry *e, const char *name, mode_t type, 
 	archive_entry_set_mtime(e, 0, 0);
 }
 
+/* Copies a regular file's st_size bytes from fd into the current entry. */
+static int copy_file_data(struct archive *a, int fd, off_t size, const char *rel, struct pfs_err *err)
+{
+	char chunk[65536];
+	off_t left = size;
+
+	while (left > 0) {
+		ssize_t k = read(fd, chunk, sizeof(chunk));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return pfs_err_set(err, -EIO, "build context: %s changed while being read", rel);
+		if (k > left)
+			k = (ssize_t)left;
+		if (archive_write_data(a, chunk, (size_t)k) != k)
+			return pfs_err_set(err, -EIO, "build context: %s: %s", rel, archive_error_string(a));
+		left -= k;
+	}
+	return 0;
+}
+
 static int add_disk_entry(struct archive *a, struct archive_entry *e, const char *root,
 			  const char *rel, struct pfs_err *err)
 {
 	char *full = pfs_strdup_printf("%s/%s", root, rel);
-	char chunk[65536];
+	char target[4096];
 	struct stat st;
 	int fd = -1, r = 0;
 
@@ -292,15 +316,15 @@ static int add_disk_entry(struct archive *a, struct archive_entry *e, const char
 	if (S_ISDIR(st.st_mode)) {
 		entry_reset(e, rel, AE_IFDIR, st.st_mode & 07777);
 	} else if (S_ISLNK(st.st_mode)) {
-		ssize_t k = readlink(full, chunk, sizeof(chunk) - 1);
+		ssize_t k = readlink(full, target, sizeof(target) - 1);
 
 		if (k < 0) {
 			r = pfs_err_set(err, -errno, "build context: %s: %s", full, strerror(errno));
 			goto out;
 		}
-		chunk[k] = '\0';
+		target[k] = '\0';
 		entry_reset(e, rel, AE_IFLNK, 0777);
-		archive_entry_set_symlink(e, chunk);
+		archive_entry_set_symlink(e, target);
 	} else if (S_ISREG(st.st_mode)) {
 		fd = open(full, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -316,26 +340,8 @@ static int add_disk_entry(struct archive *a, struct archive_entry *e, const char
 		r = pfs_err_set(err, -EIO, "build context: %s: %s", rel, archive_error_string(a));
 		goto out;
 	}
-	if (fd >= 0) {
-		off_t left = st.st_size;
-
-		while (left > 0) {
-			ssize_t k = read(fd, chunk, sizeof(chunk));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				r = pfs_err_set(err, -EIO, "build context: %s changed while being read", rel);
-				goto out;
-			}
-			if (k > left)
-				k = (ssize_t)left;
-			if (archive_write_data(a, chunk, (size_t)k) != k) {
-				r = pfs_err_set(err, -EIO, "build context: %s: %s", rel, archive_error_string(a));
-				goto out;
-			}
-			left -= k;
-		}
-	}
+	if (fd >= 0)
+		r = copy_file_data(a, fd, st.st_size, rel, err);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -343,9 +349,44 @@ out:
 	return r;
 }
 
+/*
+ * An extra given by path: a regular file (symlinks followed: a user may link
+ * a tarball kept elsewhere), its mode f->mode or 0644 so that the hash does
+ * not depend on how the file happens to be stored.
+ */
+static int add_path_entry(struct archive *a, struct archive_entry *e,
+			  const struct docker_ctx_file *f, struct pfs_err *err)
+{
+	struct stat st;
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return pfs_err_set(err, -errno, "build context: %s: %s", f->path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		r = pfs_err_set(err, -errno, "build context: %s: %s", f->path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = pfs_err_set(err, -EINVAL, "build context: %s: not a regular file", f->path);
+		goto out;
+	}
+	entry_reset(e, f->name, AE_IFREG, f->mode ? f->mode : 0644);
+	archive_entry_set_size(e, st.st_size);
+	if (archive_write_header(a, e) != ARCHIVE_OK) {
+		r = pfs_err_set(err, -EIO, "build context: %s: %s", f->name, archive_error_string(a));
+		goto out;
+	}
+	r = copy_file_data(a, fd, st.st_size, f->path, err);
+out:
+	close(fd);
+	return r;
+}
+
 static int add_mem_entry(struct archive *a, struct archive_entry *e,
 			 const struct docker_ctx_file *f, struct pfs_err *err)
 {
+	if (f->path)
+		return add_path_entry(a, e, f, err);
 	entry_reset(e, f->name, AE_IFREG, f->mode ? f->mode : 0644);
 	archive_entry_set_size(e, (la_int64_t)f->len);
 	if (archive_write_header(a, e) != ARCHIVE_OK ||
@@ -436,19 +477,14 @@ out:
 	if (a)
 		archive_write_free(a);
 	EVP_MD_CTX_free(out.md);
-	ignore_free(&ig);
-	pl_free(&pl);
+	ignore_release(&ig);
+	pl_release(&pl);
 	return r;
 }
 
 int docker_context_sha256(const char *dir, const struct docker_ctx_file *extra, size_t n_extra,
 			  char sha256_hex[65], struct pfs_err *err)
 {
-	int fd = open_tmpfile_for_context(), r;
-
-	if (fd < 0)
-		return pfs_err_set(err, fd, "cannot create a temporary file: %s", strerror(-fd));
-	r = docker_context_tar(dir, extra, n_extra, fd, sha256_hex, err);
-	close(fd);
-	return r;
+	/* no file: a context with source tarballs is hundreds of megabytes */
+	return docker_context_tar(dir, extra, n_extra, -1, sha256_hex, err);
 }

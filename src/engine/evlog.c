@@ -19,7 +19,7 @@
 
 static int append(const char *path, const char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int r;
 
 	if (fd < 0)
@@ -29,7 +29,7 @@ static int append(const char *path, const char *data, size_t len)
 	return r;
 }
 
-void event_add_locked(struct test *t, struct run *r, const char *type, const char *service,
+void evlog_add_locked(struct test *t, struct run *r, const char *type, const char *service,
 		      json_t *data)
 {
 	struct timespec ts;
@@ -46,6 +46,9 @@ void event_add_locked(struct test *t, struct run *r, const char *type, const cha
 		json_decref(data);
 		return;
 	}
+	/* which run of a series: every event of one says so */
+	if (r && r->iterations > 1)
+		json_object_set_new(ev, "iteration", json_integer(r->iteration));
 	if (service)
 		json_object_set_new(ev, "service", json_string(service));
 	json_object_set_new(ev, "data", data ? data : json_object());
@@ -78,12 +81,12 @@ void event_add_locked(struct test *t, struct run *r, const char *type, const cha
 	free(line);
 }
 
-void event_add(struct test *t, struct run *r, const char *type, const char *service, json_t *data)
+void evlog_add(struct test *t, struct run *r, const char *type, const char *service, json_t *data)
 {
 	pthread_mutex_lock(&t->lock);
-	event_add_locked(t, r, type, service, data);
+	evlog_add_locked(t, r, type, service, data);
 	pthread_mutex_unlock(&t->lock);
-	engine_notify(t->e, ENGINE_EVENTS, t->name, r ? r->n : 0, NULL);
+	engine_ctx_notify(t->x, ENGINE_EVENTS, t->name, r ? r->n : 0, NULL);
 }
 
 uint64_t event_last_seq(const char *path, off_t *size)
@@ -112,6 +115,6 @@ uint64_t event_last_seq(const char *path, off_t *size)
 		seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
 		json_decref(j);
 	}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return seq;
 }

@@ -23,14 +23,16 @@
 #include <unistd.h>
 
 #include "engine_internal.h"
+#include "pantherfs/docker_swarm.h"
 #include "pantherfs/log.h"
 #include "pantherfs/util.h"
 #include "pantherfs/banned.h"
 
 #define POS_EVERY_MS 200
 #define RESCAN_CAP (256u << 20)
+#define POS_RECORD 160 /* {"ts":<48>,"n":<int>,"size":<int64>} padded with spaces, then a newline */
 
-bool line_matches(const char *text, size_t len, const char *pattern)
+bool svc_line_matches(const char *text, size_t len, const char *pattern)
 {
 	size_t pl = strlen(pattern);
 	const char *p = text, *end = text + len;
@@ -58,8 +60,11 @@ void svc_pos_save(struct svc *s)
 	char *path = pfs_strdup_printf("%s/services/%s/logs.pos", s->r->dir, s->name);
 	json_t *j = json_pack("{s:s,s:i,s:I}", "ts", s->last_ts, "n", s->n_at_ts, "size", (json_int_t)s->log_size);
 	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char rec[POS_RECORD];
+	int n = txt ? snprintf(rec, sizeof(rec), "%-*s\n", POS_RECORD - 2, txt) : -1;
 
-	if (path && txt && pfs_write_file_replace(path, txt, strlen(txt)) < 0)
+	/* rewritten in place, padded to one length: this runs on the I/O thread (see util.h) */
+	if (path && (n != POS_RECORD - 1 || pfs_write_file_inplace(path, rec, (size_t)n) < 0))
 		pfs_warn("%s: cannot save the log position", path);
 	s->pos_written_ms = pfs_now_ms();
 	free(txt);
@@ -79,7 +84,7 @@ int svc_logs_open(struct svc *s)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = pfs_mkdir_p(dir, 0755);
+	r = pfs_mkdir_p(dir, 0700);
 	if (r < 0)
 		goto out;
 	if (s->logs_fd >= 0) {
@@ -99,8 +104,8 @@ int svc_logs_open(struct svc *s)
 			json_decref(j);
 		}
 	}
-	pfs_buf_free(&b);
-	s->logs_fd = open(s->logs_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pfs_buf_release(&b);
+	s->logs_fd = open(s->logs_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->logs_fd < 0) {
 		r = -errno;
 		goto out;
@@ -129,11 +134,11 @@ void svc_rescan_lines(struct svc *s)
 		return;
 	s->n_seen = 0;
 	for (size_t i = 0; i < s->n_lines; i++) {
-		s->seen[i] = line_matches(b.ptr, b.len < (size_t)s->log_size ? b.len : (size_t)s->log_size,
+		s->seen[i] = svc_line_matches(b.ptr, b.len < (size_t)s->log_size ? b.len : (size_t)s->log_size,
 					  s->cfg->success.lines[i]);
 		s->n_seen += s->seen[i];
 	}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 
 /* "2026-11-26T11:14:29.162092118Z" -> "1795691669.162092118" for since= */
@@ -183,7 +188,7 @@ static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t 
 		r = pfs_write_all(s->logs_fd, payload, plen);
 		if (r == 0) {
 			s->log_size += (off_t)plen;
-			now_ts(&s->log_mtime);
+			pfs_realtime_ts(&s->log_mtime);
 		}
 	}
 	if (tslen && tslen < sizeof(s->last_ts)) {
@@ -196,9 +201,10 @@ static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t 
 		}
 	}
 	for (size_t i = 0; i < s->n_lines; i++)
-		if (!s->seen[i] && line_matches(payload, plen, s->cfg->success.lines[i])) {
+		if (!s->seen[i] && svc_line_matches(payload, plen, s->cfg->success.lines[i])) {
 			s->seen[i] = true;
 			s->n_seen++;
+			pfs_realtime_ts(&s->status_mtime); /* status.json shows lines_seen */
 			wake = s->n_seen == s->n_lines;
 		}
 	if (pfs_now_ms() - s->pos_written_ms >= POS_EVERY_MS)
@@ -206,7 +212,7 @@ static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t 
 	if (wake)
 		run_wake(s->r);
 	pthread_mutex_unlock(&t->lock);
-	engine_notify(t->e, ENGINE_LOGS, t->name, s->r->n, s->name);
+	engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
 	return r;
 }
 
@@ -223,20 +229,23 @@ static void on_done(void *ud, const struct docker_result *res)
 		pfs_debug("logs of %s/%d/%s ended: %s", t->name, s->r->n, s->name, res->message);
 	run_wake(s->r);
 	pthread_mutex_unlock(&t->lock);
-	engine_notify(t->e, ENGINE_LOGS, t->name, s->r->n, s->name);
+	engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
 }
 
-void svc_follow_start(struct svc *s, bool follow)
+void svc_follow_start(struct svc *s, bool follow, uint64_t gen)
 {
 	struct test *t = s->r->t;
 	struct docker_logs_opts o = { .follow = follow, .timestamps = true, .tty = 0 };
 	struct docker_logs_cbs cbs = { .on_entry = on_entry, .on_done = on_done, .ud = s };
 	struct pfs_err err = { 0 };
 	struct docker_call *call, *old;
-	char since[40] = "";
+	char since[40] = "", service[64];
+	bool swarm = run_on_swarm(s->r);
 
 	pthread_mutex_lock(&t->lock);
-	if (s->following || !s->container[0]) {
+	/* on a Swarm the manager relays the service's logs, from whichever node runs it */
+	snprintf(service, sizeof(service), "%s", s->service_id);
+	if (s->following || !(swarm ? service[0] : s->container[0])) {
 		pthread_mutex_unlock(&t->lock);
 		return;
 	}
@@ -253,7 +262,8 @@ void svc_follow_start(struct svc *s, bool follow)
 	docker_call_unref(old);
 
 	o.since = since[0] ? since : NULL;
-	call = docker_container_logs(t->e->dc, s->container, &o, &cbs, &err);
+	call = swarm ? docker_service_logs(t->x->dc, service, &o, &cbs, &err)
+		     : docker_container_logs(t->x->dc, s->container, &o, &cbs, &err);
 	pthread_mutex_lock(&t->lock);
 	if (!call) {
 		s->following = false;
@@ -261,7 +271,7 @@ void svc_follow_start(struct svc *s, bool follow)
 		pfs_warn("logs of %s/%d/%s: %s", t->name, s->r->n, s->name, err.msg);
 	}
 	s->follow = call;
-	s->follow_gen = engine_conn_gen(t->e);
+	s->follow_gen = gen;
 	pthread_mutex_unlock(&t->lock);
 }
 

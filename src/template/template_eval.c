@@ -167,7 +167,7 @@ static int make_string(struct render *r, int line, struct pfs_buf *b, struct val
 
 	if (rc == 0)
 		rc = set_json(r, line, out, json_stringn_nocheck(pfs_buf_str(b), pfs_buf_len(b)));
-	pfs_buf_free(b);
+	pfs_buf_release(b);
 	return rc;
 }
 
@@ -1254,7 +1254,7 @@ static int arith(struct render *r, int line, enum op op, const struct val *av,
 			rc = string_error(r, line, rc);
 		if (rc == 0)
 			*res = json_stringn_nocheck(pfs_buf_str(&buf), pfs_buf_len(&buf));
-		pfs_buf_free(&buf);
+		pfs_buf_release(&buf);
 		return rc;
 	}
 	if (op == OP_ADD && json_is_array(a) && json_is_array(b))
@@ -1322,7 +1322,7 @@ static int eval_cat(struct render *r, const struct expr *e, struct val *out)
 	}
 	if (rc == 0)
 		return make_string(r, e->line, &b, out);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return rc;
 }
 
@@ -1528,7 +1528,7 @@ static int filter_join(struct render *r, const struct expr *e, struct val *in,
 	}
 	if (rc == 0)
 		return make_string(r, e->line, &b, out);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return rc;
 }
 
@@ -1805,7 +1805,7 @@ static int filter_replace(struct render *r, const struct expr *e, struct val *in
 	if (rc == -E2BIG || rc == -ENOMEM)
 		rc = string_error(r, e->line, rc);
 	if (rc < 0) {
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 		return rc;
 	}
 	return make_string(r, e->line, &b, out);
@@ -1859,7 +1859,7 @@ static int filter_tojson(struct render *r, const struct expr *e, struct val *in,
 
 	(void)args;
 	if (rc == -ELOOP) {
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 		return too_deep(r, e->line, "tojson");
 	}
 	if (rc < 0)
@@ -2105,7 +2105,7 @@ int tmpl_render(const struct tmpl *t, json_t *ctx, struct pfs_buf *out, struct p
 	} else if (rc == 0 && pfs_buf_add(out, tmp.ptr, tmp.len) < 0) {
 		rc = pfs_err_set(err, -ENOMEM, "%s: out of memory", t->name);
 	}
-	pfs_buf_free(&tmp);
+	pfs_buf_release(&tmp);
 	unbind_to(&r, 0);
 	free(r.vars);
 	return rc;

@@ -483,7 +483,7 @@ static int parse_string(struct parser *p, struct token *first, struct expr **out
 	r = finish(p, e);
 	*out = e;
 out:
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return r;
 }
 

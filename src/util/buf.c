@@ -19,7 +19,7 @@ void pfs_buf_init(struct pfs_buf *b, size_t cap)
 	b->cap = cap;
 }
 
-void pfs_buf_free(struct pfs_buf *b)
+void pfs_buf_release(struct pfs_buf *b)
 {
 	if (!b)
 		return;
@@ -42,7 +42,7 @@ static int grow(struct pfs_buf *b, size_t extra)
 	char *p;
 
 	if (extra > b->cap || b->len > b->cap - extra) {
-		pfs_buf_free(b);
+		pfs_buf_release(b);
 		return -E2BIG;
 	}
 	need = b->len + extra + 1;
@@ -55,7 +55,7 @@ static int grow(struct pfs_buf *b, size_t extra)
 		a = b->cap + 1;
 	p = realloc(b->ptr, a);
 	if (!p) {
-		pfs_buf_free(b);
+		pfs_buf_release(b);
 		return -ENOMEM;
 	}
 	b->ptr = p;
@@ -95,7 +95,7 @@ int pfs_buf_vprintf(struct pfs_buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	if (n < 0) {
-		pfs_buf_free(b);
+		pfs_buf_release(b);
 		return -EINVAL;
 	}
 	r = grow(b, (size_t)n);
@@ -156,4 +156,29 @@ char *pfs_buf_steal(struct pfs_buf *b, size_t *len)
 	b->len = 0;
 	b->alloc = 0;
 	return p;
+}
+
+int pfs_buf_pwrite(struct pfs_buf *b, const void *data, size_t len, off_t off)
+{
+	size_t end, overlap;
+
+	if (off < 0)
+		return -EINVAL;
+	if ((size_t)off > b->cap || len > b->cap - (size_t)off)
+		return -EFBIG;
+	end = (size_t)off + len;
+	while (b->len < (size_t)off)
+		if (pfs_buf_addc(b, '\0') < 0)
+			return -ENOMEM;
+	if (!len)
+		return 0; /* a truncate that grows: done above; b->ptr may still be NULL */
+	if (end <= b->len) {
+		memcpy(b->ptr + off, data, len);
+		return 0;
+	}
+	overlap = b->len - (size_t)off;
+	/* an empty buffer has no memory yet: memcpy must not see its NULL */
+	if (overlap)
+		memcpy(b->ptr + off, data, overlap);
+	return pfs_buf_add(b, (const char *)data + overlap, len - overlap);
 }

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fuse_log.h>
+
 #include "pantherfs/log.h"
 #include "pantherfs/banned.h"
 
@@ -85,4 +87,24 @@ void pfs_log_write(enum pfs_log_level lvl, const char *file, int line,
 	va_start(ap, fmt);
 	pfs_log_vwrite(lvl, fmt, ap);
 	va_end(ap);
+}
+
+/* libfuse's lines end in a newline of their own; ours add one. */
+static void fuse_sink(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if ((int)level > pfs_log_max_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	pfs_log_write((enum pfs_log_level)(level < FUSE_LOG_ERR ? FUSE_LOG_ERR : level), "libfuse", 0, "fuse: %s", line);
+}
+
+void pfs_log_install_fuse_sink(void)
+{
+	fuse_set_log_func(fuse_sink);
 }

@@ -28,6 +28,100 @@ char *pfs_strdup_printf(const char *fmt, ...)
 	return r < 0 ? NULL : s;
 }
 
+void pfs_realtime_ts(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+char *pfs_strdup_vprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+void pfs_strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int pfs_strv_push_owned(struct pfs_strv *s, char *str)
+{
+	if (!str)
+		return -ENOMEM;
+	if (s->n + 2 > s->alloc) {
+		size_t na = s->alloc ? s->alloc * 2 : 8;
+		char **nv = realloc(s->v, na * sizeof(*nv));
+
+		if (!nv) {
+			free(str);
+			return -ENOMEM;
+		}
+		s->v = nv;
+		s->alloc = na;
+	}
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+int pfs_strv_push(struct pfs_strv *s, const char *str)
+{
+	return pfs_strv_push_owned(s, strdup(str));
+}
+
+char **pfs_strv_take(struct pfs_strv *s)
+{
+	char **v = s->v;
+
+	if (!v)
+		v = calloc(1, sizeof(*v));
+	s->v = NULL;
+	s->n = s->alloc = 0;
+	return v;
+}
+
+void pfs_strv_release(struct pfs_strv *s)
+{
+	pfs_strv_free(s->v);
+	s->v = NULL;
+	s->n = s->alloc = 0;
+}
+
+int pfs_strv_append(char ***v, char *item)
+{
+	size_t n = 0;
+	char **nv;
+
+	if (!item)
+		return -ENOMEM;
+	while (*v && (*v)[n])
+		n++;
+	nv = realloc(*v, (n + 2) * sizeof(*nv));
+	if (!nv) {
+		free(item);
+		return -ENOMEM;
+	}
+	nv[n] = item;
+	nv[n + 1] = NULL;
+	*v = nv;
+	return 0;
+}
+
+bool pfs_name_valid_file(const char *name)
+{
+	size_t n = 0;
+
+	if (!name || !*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++, n++)
+		if (n >= 255 || *p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
 bool pfs_name_valid(const char *name)
 {
 	size_t n = 0;
@@ -132,7 +226,7 @@ int pfs_read_file(const char *path, struct pfs_buf *b)
 	}
 	close(fd);
 	if (r < 0)
-		pfs_buf_free(b);
+		pfs_buf_release(b);
 	else if (!b->ptr)
 		r = pfs_buf_add(b, "", 0);
 	return r;
@@ -174,7 +268,7 @@ static int write_replace(const char *path, const void *data, size_t len, bool du
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)gettid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return -errno;
 	r = pfs_write_all(fd, data, len);
@@ -201,11 +295,30 @@ int pfs_write_file_replace(const char *path, const void *data, size_t len)
 	return write_replace(path, data, len, false);
 }
 
+int pfs_write_file_inplace(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644), r = 0;
+	ssize_t w;
+
+	if (fd < 0)
+		return -errno;
+	do
+		w = pwrite(fd, data, len, 0);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		r = -errno;
+	else if ((size_t)w != len)
+		r = -EIO;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
 int pfs_append_file(const char *path, const void *data, size_t len)
 {
 	int fd, r;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return -errno;
 	r = pfs_write_all(fd, data, len);

@@ -96,14 +96,14 @@ static void bench_logs(void)
 			rc = docker_entries_feed(&d, in.ptr + off, in.len - off < 65536 ? in.len - off : 65536);
 		if (rc == 0)
 			rc = docker_entries_finish(&d);
-		docker_entries_free(&d);
+		docker_entries_release(&d);
 		if (rc != 0 || c.entries != LINES || c.bytes != payload || c.stderr_entries != (LINES + 6) / 7)
 			fail("logs: the decoder lost or changed entries");
 	}
 	dt = now_s() - t0;
 	printf("logs: %.0f MB/s (%d passes over %zu framed, timestamped entries, %.1f MB, in %.3f s)\n",
 	       (double)in.len * PASSES / 1e6 / dt, PASSES, c.entries, (double)in.len / 1e6, dt);
-	pfs_buf_free(&in);
+	pfs_buf_release(&in);
 }
 
 /* ---- ndjson -------------------------------------------------------------------------------- */
@@ -147,12 +147,12 @@ static void bench_ndjson(void)
 	if (rc == 0)
 		rc = docker_ndjson_finish(&d, on_json, &got);
 	dt = now_s() - t0;
-	docker_ndjson_free(&d);
+	docker_ndjson_release(&d);
 	if (rc != 0 || got != LINES)
 		fail("ndjson: the decoder lost lines");
 	printf("ndjson: %.0f lines/s (%zu build-stream lines, %.1f MB, in %.3f s)\n", (double)got / dt, got,
 	       (double)in.len / 1e6, dt);
-	pfs_buf_free(&in);
+	pfs_buf_release(&in);
 }
 
 /* ---- config -------------------------------------------------------------------------------- */
@@ -187,7 +187,7 @@ static void bench_config(const char *src)
 
 			if (config_load(cat, "bench", yaml.ptr, yaml.len, &cfg, &rep) < 0) {
 				fail(rep.n_errors ? rep.errors[0] : "config: refused");
-				cfg_report_free(&rep);
+				cfg_report_release(&rep);
 				break;
 			}
 			for (size_t s = 0; s < cfg->n_svc; s++) {
@@ -195,17 +195,17 @@ static void bench_config(const char *src)
 
 				if (render_command(cat, cfg, &cfg->svc[s], NULL, &cmd, &err) == 0 && cmd.len)
 					commands++;
-				pfs_buf_free(&cmd);
+				pfs_buf_release(&cmd);
 			}
 			if (i == 0 && commands != cfg->n_svc)
 				fail("config: a service did not render");
-			cfg_report_free(&rep);
+			cfg_report_release(&rep);
 			config_free(cfg);
 		}
 		dt = now_s() - t0;
 		printf("config %s: %.0f us per load+check+render (%zu commands in %d rounds)\n", seeds[k],
 		       dt * 1e6 / ROUNDS, commands, ROUNDS);
-		pfs_buf_free(&yaml);
+		pfs_buf_release(&yaml);
 	}
 	catalog_free(cat);
 }

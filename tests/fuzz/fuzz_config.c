@@ -37,13 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (render_command(cat, cfg, &cfg->svc[i], addr, &out, &err) < 0 && !err.msg[0])
 				abort();
-			pfs_buf_free(&out);
+			pfs_buf_release(&out);
 		}
 		json_decref(addr);
 		config_free(cfg);
 	} else if (rep.n_errors == 0) {
 		abort(); /* a refusal always says why */
 	}
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 	return 0;
 }

@@ -65,6 +65,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	tmpl_free(t);
-	pfs_buf_free(&out);
+	pfs_buf_release(&out);
 	return 0;
 }

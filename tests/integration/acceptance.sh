@@ -4,12 +4,17 @@
 # mount, as a user would.
 #   mvfst, as written: accepted; warnings exactly as expected; the rendered
 #   commands as golden; the image build requested with the version's pinned
-#   commits; and here, where GitHub cannot be reached, the run ending in
-#   `error` with a readable reason in status and error (no hang, no crash).
+#   commits; and the run ending in `error` with a readable reason in status
+#   and error (no hang, no crash) when the sources cannot be fetched. So that
+#   this holds on every machine, whether it reaches GitHub or not, the mount
+#   uses a copy of the data whose version configs name repositories at
+#   http://127.0.0.1:9/ (the discard port: refused everywhere) and an empty
+#   sources dir (no tarball of a developer's is taken).
 #   ngtcp2, the implementation switched: a server-only soak with a short
 #   timeout, and a server plus a client, run real QUIC to `succeeded`.
 # Usage: acceptance.sh PANTHERFS SOURCE_DIR      (prints TAP)
 set -u
+. "$(dirname "$0")/../support/bounded.sh"
 bin=$1 src=$2
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -21,10 +26,10 @@ diag() { sed 's/^/#   /' | head -n "${2:-30}"; }
 docker version >/dev/null 2>&1 || { echo "1..0 # SKIP no Docker engine answers"; exit 77; }
 
 work=$(mktemp -d /tmp/pantherfs-accept.XXXXXX)
-mnt=$work/mnt state=$work/state pid=
-mkdir -p "$mnt"
+mnt=$work/mnt state=$work/state data=$work/data pid=
+mkdir -p "$mnt" "$data" "$work/no-sources"
 cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	stop_pid "$pid" 20
 	mountpoint -q "$mnt" && fusermount3 -u "$mnt"
 	if [ -f "$state/instance" ]; then
 		inst=$(cat "$state/instance")
@@ -35,7 +40,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" -f --state-dir="$state" --data-dir="$src" "$mnt" 2>"$work/daemon.log" &
+# the data, without any source tarball, every repository on a refusing port
+(cd "$src" && tar cf - --exclude='docker/*/sources/*.tar.gz' version_configs templates docker) | tar xf - -C "$data"
+sed -i -E 's#https://github\.com/[^/ ]+/([^/ ,}]+)\.git#http://127.0.0.1:9/\1.git#g' "$data"/version_configs/mvfst/*.yaml
+check "the data copy names no GitHub repository" bash -c "! grep -rqE 'https://github\.com/[^ ]*\.git' '$data/version_configs/mvfst'"
+
+"$bin" -f --state-dir="$state" --data-dir="$data" --sources-dir="$work/no-sources" "$mnt" 2>"$work/daemon.log" &
 pid=$!
 for _ in $(seq 1 100); do grep -q '^connected' "$mnt/engine" 2>/dev/null && break; sleep 0.1; done
 check "mounted and connected" grep -q '^connected' "$mnt/engine"
@@ -85,18 +95,18 @@ for seed in "$src"/tests/configs/examples/seed/0[1-3]-*.yaml; do
 	else
 		no "$name: the build asks for mvfst $version at $commit"; grep image.build "$mnt/tests/$t/events" | diag
 	fi
-	# no GitHub here: a readable error, not a hang
+	# the repository refuses: a readable error, not a hang
 	st=$(wait_done "$t" 600)
 	case $st in
-	"error image mvfst:$version: "*"Could not resolve host"*) ok "$name: ends in error, saying why: ${st:0:140}" ;;
+	"error image mvfst:$version: "*"cannot reach http://127.0.0.1:9/mvfst.git"*) ok "$name: ends in error, saying why: ${st:0:160}" ;;
 	*) no "$name: ends in error, saying why"; echo "$st" | diag; tail -n 5 "$mnt/tests/$t/build.log" | diag ;;
 	esac
-	if grep -q "build failed" "$mnt/tests/$t/error" && grep -q "Could not resolve host" "$mnt/tests/$t/error"; then
+	if grep -q "build failed" "$mnt/tests/$t/error" && grep -q "cannot reach http://127.0.0.1:9/mvfst.git" "$mnt/tests/$t/error"; then
 		ok "$name: error explains the failed build"
 	else
 		no "$name: error explains the failed build"; diag < "$mnt/tests/$t/error"
 	fi
-	check "$name: build.log shows git's reason" grep -q "Could not resolve host" "$mnt/tests/$t/build.log"
+	check "$name: build.log shows git's reason" grep -q "Failed to connect to 127.0.0.1 port 9" "$mnt/tests/$t/build.log"
 	check "$name: an image.build_failed event" grep -q '"type":"image.build_failed"' "$mnt/tests/$t/events"
 
 	# the same with ngtcp2: a soak with a short timeout...
@@ -130,7 +140,9 @@ for seed in "$src"/tests/configs/examples/seed/0[1-3]-*.yaml; do
 done
 
 # seed 02 profiles its server (gperf_cpu): with ngtcp2 the profile is written
-check "gperf_cpu wrapped the server" grep -q "LD_PRELOAD=libprofiler.so.0 CPUPROFILE=/pantherfs/results/cpu.prof" "$mnt/tests/seed02-ng/services/mvfst_server/command"
+check "gperf_cpu profiled the server: results/ has cpu.prof and google-pprof's cpu.txt" eval '
+	[ -s "$mnt/tests/seed02-ng/services/mvfst_server/results/cpu.prof" ] &&
+	grep -q "Using local file" "$mnt/tests/seed02-ng/services/mvfst_server/results/cpu.txt"'
 
 # nothing of ours left after removing the tests
 for d in "$mnt"/tests/*; do rmdir "$d"; done

@@ -274,8 +274,8 @@ START_TEST(build_from_directory)
 	}
 	ck_assert_int_eq(docker_image_remove(c, tag, true, &err), 0);
 	ck_assert_int_eq(docker_image_inspect(c, tag, &img, &err), -ENOENT);
-	pfs_buf_free(&out);
-	pfs_buf_free(&b.lines);
+	pfs_buf_release(&out);
+	pfs_buf_release(&b.lines);
 	pfs_rm_rf(dir);
 	docker_client_free(c);
 }
@@ -295,7 +295,7 @@ START_TEST(failing_build_reports_error)
 	ck_assert_str_eq(b.id, "");
 	ck_assert_ptr_nonnull(strstr(pfs_buf_str(&b.lines), "about to fail\n"));
 	ck_assert_ptr_nonnull(strstr(pfs_buf_str(&b.lines), "ERROR: "));
-	pfs_buf_free(&b.lines);
+	pfs_buf_release(&b.lines);
 	pfs_rm_rf(dir);
 
 	/* a base image that does not exist locally and cannot be pulled */
@@ -304,7 +304,7 @@ START_TEST(failing_build_reports_error)
 	build_dir(c, dir2, tag, &b, sha);
 	ck_assert_int_lt(b.err, 0);
 	ck_assert_str_ne(b.msg, "");
-	pfs_buf_free(&b.lines);
+	pfs_buf_release(&b.lines);
 	pfs_rm_rf(dir2);
 	docker_client_free(c);
 }
@@ -344,8 +344,8 @@ START_TEST(container_lifecycle_exact_logs)
 	ck_assert_int_eq(docker_container_remove(c, id, false, &err), 0);
 	ck_assert_int_eq(docker_container_inspect(c, id, &j, &err), -ENOENT);
 	free(id);
-	pfs_buf_free(&out);
-	pfs_buf_free(&errb);
+	pfs_buf_release(&out);
+	pfs_buf_release(&errb);
 	docker_client_free(c);
 }
 END_TEST
@@ -438,7 +438,7 @@ START_TEST(follow_running_container_then_stop)
 	ck_assert_int_eq(docker_container_kill(c, id, NULL, &err), -EBUSY);
 	ck_assert_int_eq(docker_container_remove(c, id, false, &err), 0);
 	free(id);
-	pfs_buf_free(&e.out);
+	pfs_buf_release(&e.out);
 	docker_client_free(c);
 }
 END_TEST
@@ -580,7 +580,7 @@ START_TEST(network_two_containers)
 	free(a);
 	free(b);
 	free(net);
-	pfs_buf_free(&out);
+	pfs_buf_release(&out);
 	docker_client_free(c);
 }
 END_TEST

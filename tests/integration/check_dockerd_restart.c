@@ -86,13 +86,13 @@ static char **dockerd_argv(void)
 	size_t n = 0;
 
 	if (pfs_read_file(DOCKERD_CMD, &b) < 0 || !b.len) {
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 		return NULL;
 	}
 	v = calloc(b.len + 2, sizeof(*v));
 	for (char *l = strtok_r(b.ptr, "\n", &save); v && l; l = strtok_r(NULL, "\n", &save))
 		v[n++] = strdup(l);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	if (v && !n) {
 		free(v);
 		v = NULL;
@@ -117,7 +117,7 @@ static pid_t dockerd_pid(void)
 		if (pfs_parse_long(b.ptr, 2, INT_MAX, &pid) < 0)
 			pid = 0;
 	}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return (pid_t)pid;
 }
 
@@ -233,7 +233,7 @@ static void logs_match(const char *state, const char *svc)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_msg(!logs_differ(c, state, svc, &diff, NULL), "%s", pfs_buf_str(&diff));
-	pfs_buf_free(&diff);
+	pfs_buf_release(&diff);
 	docker_client_free(c);
 }
 

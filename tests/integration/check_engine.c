@@ -55,7 +55,7 @@ static void apply(struct engine *e, const char *test, const char *yaml)
 	int r = engine_test_apply_config(e, test, yaml, strlen(yaml), &rep);
 
 	ck_assert_msg(r == 0, "apply: %d %s", r, rep.n_errors ? rep.errors[0] : "");
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 }
 
 static char *file(struct engine *e, const char *test, int run, const char *svc, const char *name)
@@ -63,7 +63,11 @@ static char *file(struct engine *e, const char *test, int run, const char *svc, 
 	struct engine_file f;
 	char *out;
 
-	ck_assert_msg(engine_file_get(e, test, run, svc, name, &f) == 0, "%s/%d/%s/%s", test, run,
+	unsigned where = svc ? (run ? PFS_AT_RUN_SVC : PFS_AT_SVC) : (run ? PFS_AT_RUN : PFS_AT_TEST);
+	const struct pfs_name *n = pfs_name_lookup(name, where);
+
+	ck_assert_msg(n != NULL, "no file %s there", name);
+	ck_assert_msg(engine_file_get(e, test, run, svc, n->id, &f) == 0, "%s/%d/%s/%s", test, run,
 		      svc ? svc : "", name);
 	if (f.growing) {
 		struct pfs_buf b = PFS_BUF_INIT(64u << 20);
@@ -165,7 +169,7 @@ static void logs_match(struct engine *e, const char *test, int run, const char *
 		      "%s: %zu bytes logged, Docker has %zu", svc, strlen(got), want.len);
 	free(id);
 	free(got);
-	pfs_buf_free(&want);
+	pfs_buf_release(&want);
 	docker_client_free(c);
 }
 
@@ -182,7 +186,7 @@ static int containers_of(struct engine *e, const char *test, int run)
 	snprintf(path, sizeof(path), "%s/%s/instance", root, test);
 	ck_assert_int_eq(pfs_read_file(path, &b), 0);
 	snprintf(inst, sizeof(inst), "%.16s", b.ptr);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	snprintf(l1, sizeof(l1), "pantherfs.instance=%s", inst);
 	snprintf(l2, sizeof(l2), "pantherfs.test=%s", test);
 	snprintf(l3, sizeof(l3), "pantherfs.run=%d", run);
@@ -254,6 +258,62 @@ START_TEST(quic_run_succeeds)
 	st = file(e, "ok", 1, NULL, "status");
 	ck_assert_str_eq(st, "succeeded 1 client finished\n");
 	free(st);
+	engine_free(e);
+}
+END_TEST
+
+/*
+ * No container ever runs a stand-in for a command. pantherfs once wrote
+ * "# cannot render: ..." as the command of a service whose command could
+ * not be made, and sh runs that comment with exit status 0: a run that
+ * never ran its program could succeed. A run resumed from its state dir
+ * makes the commands of the services not yet created from its config, and
+ * never takes them from run.json.
+ */
+START_TEST(stand_in_command_never_runs)
+{
+	struct engine_opts o = { .data_dir = getenv("PFS_SOURCE_DIR"), .stop_grace_s = 2,
+				 .docker_host = "unix:///nonexistent/pantherfs-no-engine.sock" };
+	struct engine *e = NULL;
+	struct pfs_err err = { 0 };
+	char dir[256], path[512], *st, *cmd;
+	json_t *run, *svcs;
+
+	/* a run made while no engine answers: nothing of it exists in Docker yet */
+	snprintf(dir, sizeof(dir), "%s/standin", root);
+	o.state_dir = dir;
+	ck_assert_msg(engine_new(&o, &e, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(engine_test_create(e, "standin", &err), 0);
+	apply(e, "standin", pair);
+	cmd = file(e, "standin", 0, "server", "command");
+	ck_assert_msg(strstr(cmd, "/usr/sbin/gtlsserver") != NULL, "%s", cmd);
+	free(cmd);
+	engine_free(e);
+
+	/* the stand-ins, where the resumed run reads its services */
+	snprintf(path, sizeof(path), "%s/tests/standin/runs/1/run.json", dir);
+	run = json_load_file(path, 0, NULL);
+	ck_assert_ptr_nonnull(run);
+	svcs = json_object_get(run, "services");
+	ck_assert_int_eq(json_object_set_new(json_object_get(svcs, "server"), "command",
+					     json_string("# cannot render: x")), 0);
+	ck_assert_int_eq(json_object_set_new(json_object_get(svcs, "client"), "command",
+					     json_string("# cannot render: y")), 0);
+	ck_assert_int_eq(json_dump_file(run, path, JSON_INDENT(2)), 0);
+	json_decref(run);
+
+	/* the engine is back: the run goes on with the commands its config makes */
+	e = eng("standin");
+	st = wait_done(e, "standin", 0, 300);
+	cmd = file(e, "standin", 0, "server", "command");
+	ck_assert_msg(strstr(cmd, "/usr/sbin/gtlsserver") && !strstr(cmd, "cannot render"), "%s", cmd);
+	free(cmd);
+	cmd = file(e, "standin", 0, "client", "command");
+	ck_assert_msg(strstr(cmd, "/usr/bin/gtlsclient") && !strstr(cmd, "cannot render"), "%s", cmd);
+	free(cmd);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	free(st);
+	logs_match(e, "standin", 0, "server");
 	engine_free(e);
 }
 END_TEST
@@ -403,13 +463,13 @@ static void registry_sweep(struct docker_client *c)
 	snprintf(path, sizeof(path), "%s/registry/ref", root);
 	if (pfs_read_file(path, &b) == 0 && b.len)
 		docker_image_remove(c, pfs_buf_str(&b), true, NULL);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	b = (struct pfs_buf)PFS_BUF_INIT(64);
 	snprintf(path, sizeof(path), "%s/registry/pid", root);
 	if (pfs_read_file(path, &b) == 0 && pfs_parse_long(pfs_buf_str(&b), 2, 1L << 30, &pid) == 0 &&
 	    kill((pid_t)pid, SIGTERM) == 0)
 		waitpid((pid_t)pid, NULL, 0); /* ours only with CK_FORK=no; else init reaps it */
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	unlink(path);
 }
 
@@ -503,12 +563,42 @@ END_TEST
 
 START_TEST(server_dying_before_ready_fails)
 {
+	/* generate_new_certificates: false: the named files are the image's,
+	 * which has none (else the run's pair is mounted there) */
 	expect_verdict("early",
 		       "services:\n"
 		       "  server: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: server},\n"
+		       "           generate_new_certificates: false,\n"
 		       "           config: {certificate_file: /nonexistent/cert.pem, private_key_file: /nonexistent/key.pem}}\n"
 		       "  client: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: client, target: server}}\n",
 		       "failed server server exited 1 before it answered QUIC\n");
+}
+END_TEST
+
+/*
+ * The certificate files a server's config names: the run's generated pair,
+ * mounted there (the image has no /certs), so the server starts and the
+ * client connects; server_dying_before_ready_fails is the same without it.
+ */
+START_TEST(named_certificate_files_get_the_runs_pair)
+{
+	struct engine *e = eng("named");
+	struct pfs_err err = { 0 };
+	char *st, *cmd;
+
+	ck_assert_int_eq(engine_test_create(e, "named", &err), 0);
+	apply(e, "named",
+	      "services:\n"
+	      "  server: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: server},\n"
+	      "           config: {certificate_file: /certs/test-cert.pem, private_key_file: /certs/test-key.pem}}\n"
+	      "  client: {timeout: 30, implementation: {name: ngtcp2}, protocol: {role: client, target: server}}\n");
+	st = wait_done(e, "named", 0, 300);
+	ck_assert_str_eq(st, "succeeded 1 client finished\n");
+	cmd = file(e, "named", 0, "server", "command");
+	ck_assert_msg(strstr(cmd, " /certs/test-key.pem /certs/test-cert.pem"), "%s", cmd);
+	free(cmd);
+	free(st);
+	engine_free(e);
 }
 END_TEST
 
@@ -593,7 +683,7 @@ START_TEST(execution_environment_wraps_and_writes_results)
 	snprintf(path, sizeof(path), "%s/traced/tests/traced/runs/1/services/server/results/strace.txt", root);
 	ck_assert_int_eq(pfs_read_file(path, &b), 0);
 	ck_assert_msg(strstr(pfs_buf_str(&b), "recvmsg(") || strstr(pfs_buf_str(&b), "recvfrom("), "no socket reads traced");
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 
 	/* under gdb: the programs' own exit statuses come through (the client's 0) */
 	ck_assert_int_eq(engine_test_create(e, "debugged", &err), 0);
@@ -630,7 +720,7 @@ START_TEST(new_config_stops_and_archives)
 	wait_state(e, "swap", "running", 300);
 	/* a bad config changes nothing: the run goes on, error says why */
 	ck_assert_int_eq(engine_test_apply_config(e, "swap", bad, strlen(bad), &rep), -EINVAL);
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 	ck_assert(engine_run_live(e, "swap", 1));
 	st = file(e, "swap", 0, NULL, "error");
 	ck_assert_msg(strstr(st, "config.yaml:1:65: services.s.protocol.role: \"peer\": must be server or client\n"), "%s", st);
@@ -810,9 +900,11 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(t, NULL, teardown);
 	tcase_add_test(t, quic_run_succeeds);
 	tcase_add_test(t, client_exiting_1_fails);
+	tcase_add_test(t, stand_in_command_never_runs);
 	tcase_add_test(t, prebuilt_image_that_cannot_be_pulled_is_an_error);
 	tcase_add_test(t, prebuilt_image_is_pulled_and_runs);
 	tcase_add_test(t, server_dying_before_ready_fails);
+	tcase_add_test(t, named_certificate_files_get_the_runs_pair);
 	tcase_add_test(t, server_dying_mid_run_fails);
 	tcase_add_test(t, client_hanging_is_stopped_at_timeout);
 	tcase_add_test(t, server_only_soak_succeeds);

@@ -7,10 +7,16 @@
  *    client's QUIC download is compared byte for byte, on the host, with the
  *    file the server serves;
  *  - the mvfst image's build request carries the version's pinned commits
- *    and, here where GitHub cannot be reached, fails within seconds with
- *    git's own reason in the error, not a hang.
+ *    and, with the repositories at http://127.0.0.1:9/ (the discard port,
+ *    refused on every machine) and an empty sources dir, fails within
+ *    seconds with git's own reason in the error, not a hang: the same on a
+ *    machine that reaches GitHub and on one that does not;
+ *  - a build context made by image_build() reaches the engine with the
+ *    version's own source tarballs, though .dockerignore keeps the sources
+ *    folder out (a scratch data dir whose mvfst Dockerfile lists them).
  * Containers and networks carry pantherfs.testrun=<id> and are swept by an
- * unchecked teardown. The ngtcp2 image stays: it is pantherfs's image cache.
+ * unchecked teardown, as is the scratch image. The ngtcp2 image stays: it is
+ * pantherfs's image cache.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,7 +76,7 @@ static struct pfs_config *plan(struct catalog *cat, const char *text)
 
 	ck_assert_msg(config_load(cat, "config.yaml", text, strlen(text), &cfg, &rep) == 0, "%s",
 		      rep.n_errors ? rep.errors[0] : "");
-	cfg_report_free(&rep);
+	cfg_report_release(&rep);
 	return cfg;
 }
 
@@ -203,7 +209,7 @@ START_TEST(ngtcp2_download_byte_for_byte)
 	} else {
 		ck_assert_msg(build(c, srv, &p, &b, 900) == 0, "ngtcp2 image: %s\n%s", b.msg, pfs_buf_str(&b.log));
 		ck_assert_int_gt(b.steps_seen, 1);
-		pfs_buf_free(&b.log);
+		pfs_buf_release(&b.log);
 	}
 	ck_assert_int_eq(docker_image_inspect(c, p.ref, &j, &err), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "Config"), "Labels"),
@@ -265,52 +271,78 @@ START_TEST(ngtcp2_download_byte_for_byte)
 	free(sid);
 	free(netid);
 	pfs_rm_rf(tmp);
-	pfs_buf_free(&cmd);
-	pfs_buf_free(&ccmd);
-	pfs_buf_free(&want);
-	pfs_buf_free(&got);
-	pfs_buf_free(&log);
+	pfs_buf_release(&cmd);
+	pfs_buf_release(&ccmd);
+	pfs_buf_release(&want);
+	pfs_buf_release(&got);
+	pfs_buf_release(&log);
 	docker_client_free(c);
 	config_free(cfg);
 	catalog_free(cat);
 }
 END_TEST
 
-/* ---- mvfst without GitHub ------------------------------------------------------------------ */
+/* ---- mvfst when its sources cannot be fetched ------------------------------------------------ */
+
+/* Repositories that refuse on any machine, for the source and every dependency of a version. */
+static void refusing_repos(struct catalog *cat, const char *version, char *out, size_t n)
+{
+	const struct cat_version *v = cat_impl_find_version(catalog_find_impl(cat, "mvfst"), version);
+	json_t *deps = json_object_get(cat_version_json(v), "dependencies"), *d;
+	const char *name;
+	size_t k = 0;
+
+	k += (size_t)snprintf(out + k, n - k, "source_repository: 'http://127.0.0.1:9/mvfst.git', dependencies: {");
+	json_object_foreach(deps, name, d) {
+		(void)d;
+		k += (size_t)snprintf(out + k, n - k, "%s: {repository: 'http://127.0.0.1:9/%s.git'}, ", name, name);
+	}
+	snprintf(out + k, n - k, "}");
+	ck_assert_uint_lt(k, n - 1);
+}
 
 static void mvfst_build_fails_readably(const char *version, const char *commit, const char *base)
 {
-	char text[512];
+	char text[2048], repos[1024], nosrc[] = "/tmp/pfs-no-sources-XXXXXX";
 	struct catalog *cat = shipped();
 	struct pfs_config *cfg;
 	struct docker_client *c = new_client();
 	struct image_plan p;
 	struct build_wait b;
 	struct pfs_err err = { 0 };
+	const char *log;
 	json_t *j = NULL;
 	uint64_t t0;
 	int r;
 
+	/* no tarball a developer keeps in the source tree's sources/ may be taken */
+	ck_assert_ptr_nonnull(mkdtemp(nosrc));
+	ck_assert_msg(catalog_set_sources_dir(cat, nosrc, &err) == 0, "%s", err.msg);
+	refusing_repos(cat, version, repos, sizeof(repos));
 	snprintf(text, sizeof(text),
-		 "services:\n  s: {implementation: {name: mvfst, version: %s}, protocol: {role: server}}\n", version);
+		 "services:\n  s: {implementation: {name: mvfst, version: %s, %s}, protocol: {role: server}}\n",
+		 version, repos);
 	cfg = plan(cat, text);
 	ck_assert_int_eq(image_plan_compute(&cfg->svc[0], &p, &err), 0);
 	ck_assert_msg(docker_image_inspect(c, base, &j, &err) == 0, "base image %s missing", base);
 	json_decref(j);
 	t0 = pfs_now_ms();
 	r = build(c, &cfg->svc[0], &p, &b, 600);
-	/* the failure is the build's, with git's reason in the log, and comes quickly */
+	log = pfs_buf_str(&b.log);
+	/* the failure is the build's, with git's reason and ours in the log, and comes quickly */
 	ck_assert_int_eq(r, -EIO);
 	ck_assert_msg(strstr(b.msg, "returned a non-zero code"), "%s", b.msg);
-	ck_assert_msg(strstr(pfs_buf_str(&b.log), "Could not resolve host"), "%s", pfs_buf_str(&b.log));
+	ck_assert_msg(strstr(log, "Failed to connect to 127.0.0.1 port 9"), "%s", log);
+	ck_assert_msg(strstr(log, "pantherfs: cannot reach http://127.0.0.1:9/mvfst.git; for an offline build"), "%s", log);
 	/* the request carried the version's pinned commit */
-	ck_assert_msg(strstr(pfs_buf_str(&b.log), commit), "%s", pfs_buf_str(&b.log));
+	ck_assert_msg(strstr(log, commit), "%s", log);
 	ck_assert_uint_lt(pfs_now_ms() - t0, 300000);
 	ck_assert_int_eq(docker_image_inspect(c, p.ref, &j, &err), -ENOENT);
-	pfs_buf_free(&b.log);
+	pfs_buf_release(&b.log);
 	docker_client_free(c);
 	config_free(cfg);
 	catalog_free(cat);
+	pfs_rm_rf(nosrc);
 }
 
 START_TEST(mvfst_rfc9000_build_fails_readably)
@@ -325,6 +357,128 @@ START_TEST(mvfst_vuln1_build_fails_readably)
 }
 END_TEST
 
+/* ---- a version's tarballs reach the engine ------------------------------------------------- */
+
+/*
+ * The scratch image's name, written to a file before the build: the test
+ * runs in a child process, the teardown that removes the image (even after a
+ * failed test) in the parent.
+ */
+static void scratch_ref_file(char *out, size_t n)
+{
+	snprintf(out, n, "/tmp/pfs-images-%s.ref", run_value);
+}
+
+static void remove_scratch_image(void)
+{
+	struct pfs_buf ref = PFS_BUF_INIT(4096);
+	struct docker_client *c;
+	char file[128];
+
+	scratch_ref_file(file, sizeof(file));
+	if (pfs_read_file(file, &ref) == 0 && ref.len && (c = itest_client(60000))) {
+		docker_image_remove(c, pfs_buf_str(&ref), true, NULL);
+		docker_client_free(c);
+	}
+	unlink(file);
+	pfs_buf_release(&ref);
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	ck_assert_int_eq(pfs_write_file_atomic(path, text, strlen(text)), 0);
+}
+
+/*
+ * The real docker/mvfst/.dockerignore and sources/README, with a Dockerfile
+ * that only lists what reached it: image_build() must send the version's
+ * tarballs although the ignore file keeps the folder's own out, and nothing
+ * of another version's.
+ */
+START_TEST(a_versions_tarballs_reach_the_engine)
+{
+	static const char dockerfile[] =
+		"FROM debian:bookworm-slim\n"
+		"COPY sources/ /ctx/sources/\n"
+		"RUN cd /ctx/sources && for f in *; do echo \"in context: $f: $(head -c 64 $f)\"; done\n";
+	char root[] = "/tmp/pfs-images-data-XXXXXX", srcs[] = "/tmp/pfs-images-src-XXXXXX", path[1024];
+	char want[512];
+	struct docker_client *c = new_client();
+	struct catalog *cat = NULL;
+	struct pfs_config *cfg;
+	struct image_plan p;
+	struct build_wait b;
+	struct pfs_err err = { 0 };
+	const char *names[] = { "mvfst", "folly", "fizz" }, *log;
+	const char *commits[3];
+	json_t *deps;
+	int r;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	ck_assert_ptr_nonnull(mkdtemp(srcs));
+	for (int i = 0; i < 2; i++) {
+		char from[1024];
+
+		snprintf(from, sizeof(from), "%s/%s", getenv("PFS_SOURCE_DIR"), i ? "templates" : "version_configs");
+		ck_assert_int_eq(run_argv((const char *const[]){ "cp", "-r", from, root, NULL }), 0);
+	}
+	snprintf(path, sizeof(path), "%s/docker/mvfst/sources", root);
+	ck_assert_int_eq(pfs_mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/docker/mvfst", root);
+	/* this run's own image: a run beside it builds another */
+	snprintf(want, sizeof(want), "%s# check_images run %s\n", dockerfile, run_value);
+	put(path, "Dockerfile", want);
+	for (int i = 0; i < 2; i++) {
+		char from[1024], to[1024];
+		const char *rel = i ? "sources/README" : ".dockerignore";
+
+		snprintf(from, sizeof(from), "%s/docker/mvfst/%s", getenv("PFS_SOURCE_DIR"), rel);
+		snprintf(to, sizeof(to), "%s/%s", path, rel);
+		ck_assert_int_eq(run_argv((const char *const[]){ "cp", from, to, NULL }), 0);
+	}
+	/* a stray file in the folder's own sources/: never in any context */
+	put(path, "sources/stray-0.tar.gz", "stray");
+
+	ck_assert_msg(catalog_load(root, &cat, &err) == 0, "%s", err.msg);
+	ck_assert_msg(catalog_set_sources_dir(cat, srcs, &err) == 0, "%s", err.msg);
+	cfg = plan(cat, "services:\n  s: {implementation: {name: mvfst, version: draft29}, protocol: {role: server}}\n");
+	deps = json_object_get(cat_version_json(cfg->svc[0].version), "dependencies");
+	commits[0] = json_string_value(json_object_get(json_object_get(cat_version_json(cfg->svc[0].version), "source"), "commit"));
+	commits[1] = json_string_value(json_object_get(json_object_get(deps, "folly"), "commit"));
+	commits[2] = json_string_value(json_object_get(json_object_get(deps, "fizz"), "commit"));
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s-%s.tar.gz", names[i], commits[i]);
+		snprintf(want, sizeof(want), "%s of draft29", names[i]);
+		put(srcs, path, want);
+	}
+	/* rfc9000's folly beside them */
+	put(srcs, "folly-c73aad4e6efb7ddefb68ec32ae583b3d2851ca3d.tar.gz", "folly of rfc9000");
+
+	ck_assert_int_eq(image_plan_compute(&cfg->svc[0], &p, &err), 0);
+	scratch_ref_file(path, sizeof(path));
+	ck_assert_int_eq(pfs_write_file_atomic(path, p.ref, strlen(p.ref)), 0);
+	r = build(c, &cfg->svc[0], &p, &b, 600);
+	log = pfs_buf_str(&b.log);
+	ck_assert_msg(r == 0, "%s\n%s", b.msg, log);
+	ck_assert_msg(strstr(log, "in context: README: "), "%s", log);
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "in context: %s-%s.tar.gz: %s of draft29", names[i], commits[i], names[i]);
+		ck_assert_msg(strstr(log, want), "no \"%s\" in\n%s", want, log);
+	}
+	ck_assert_msg(!strstr(log, "of rfc9000") && !strstr(log, "stray"), "%s", log);
+	ck_assert_int_eq(docker_image_remove(c, p.ref, true, &err), 0);
+	pfs_buf_release(&b.log);
+	config_free(cfg);
+	catalog_free(cat);
+	docker_client_free(c);
+	pfs_rm_rf(root);
+	pfs_rm_rf(srcs);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("images");
@@ -332,9 +486,11 @@ static Suite *suite(void)
 
 	tcase_set_timeout(t, 1200);
 	tcase_add_unchecked_fixture(t, sweep, sweep);
+	tcase_add_unchecked_fixture(t, NULL, remove_scratch_image);
 	tcase_add_test(t, ngtcp2_download_byte_for_byte);
 	tcase_add_test(t, mvfst_rfc9000_build_fails_readably);
 	tcase_add_test(t, mvfst_vuln1_build_fails_readably);
+	tcase_add_test(t, a_versions_tarballs_reach_the_engine);
 	suite_add_tcase(s, t);
 	return s;
 }

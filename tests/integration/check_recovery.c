@@ -224,7 +224,7 @@ static bool in_phase(const char *state, const void *arg)
 
 		snprintf(path, sizeof(path), "%s/tests/" TEST "/runs/1/%s", state, p->file);
 		ok = pfs_read_file(path, &b) == 0 && b.len && memmem(b.ptr, b.len, p->contains, strlen(p->contains));
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 		if (!ok)
 			return false;
 	}
@@ -263,7 +263,7 @@ static void logs_match(const char *state, const char *svc, struct pfs_buf *probl
 		pfs_buf_printf(problems, " | %s", pfs_buf_str(&diff));
 	else if (!got_len)
 		pfs_buf_printf(problems, " | %s: no logs at all", svc);
-	pfs_buf_free(&diff);
+	pfs_buf_release(&diff);
 	docker_client_free(c);
 }
 
@@ -404,7 +404,7 @@ static json_t *check_after(const char *state, json_int_t at_kill, const char *ve
 		(double)(pfs_now_ms() - t_verdict) / 1000, json_array_size(evs));
 	ck_assert_msg(pb.len == 0, "killed while %s, after event seq %lld%s | events: %s", case_name, (long long)at_kill,
 		      pfs_buf_str(&pb), summary(evs));
-	pfs_buf_free(&pb);
+	pfs_buf_release(&pb);
 	return evs;
 }
 
@@ -455,7 +455,7 @@ START_TEST(sigkill_while_building)
 	at = memmem(blog.ptr, blog.len, p.contains, strlen(p.contains));
 	ck_assert_ptr_nonnull(at);
 	snprintf(builder, sizeof(builder), "%.*s", (int)strcspn(at + strlen(p.contains), "\n"), at + strlen(p.contains));
-	pfs_buf_free(&blog);
+	pfs_buf_release(&blog);
 	ck_assert_msg(builder[0], "no container id after \"Running in\" in build.log");
 	record_builder(builder);
 
@@ -660,7 +660,7 @@ static void pause_container(const char *id)
 	rq.method = "POST";
 	rq.path = path;
 	ck_assert_msg(docker_request_sync(c, &rq, &res, &err) == 0, "pause %s: %s", id, err.msg);
-	docker_result_free(&res);
+	docker_result_release(&res);
 	docker_client_free(c);
 }
 
@@ -781,11 +781,11 @@ static int prepare_data(char *why, size_t n)
 			return snprintf(why, n, "catalog: %s", err.msg), -1;
 		if (config_load(cat, "config.yaml", yaml, strlen(yaml), &cfg, &rep) < 0) {
 			snprintf(why, n, "config: %s", rep.n_errors ? rep.errors[0] : "?");
-			cfg_report_free(&rep);
+			cfg_report_release(&rep);
 			catalog_free(cat);
 			return -1;
 		}
-		cfg_report_free(&rep);
+		cfg_report_release(&rep);
 		if (image_plan_compute(config_find_service(cfg, "server"), k ? &p : &normal, &err) < 0) {
 			snprintf(why, n, "image plan: %s", err.msg);
 			config_free(cfg);

@@ -4,6 +4,7 @@
 # systemd-analyze verify, the man page through man.
 # Usage: contrib.sh PANTHERFS SOURCE_DIR BUILD_DIR      (prints TAP)
 set -u
+. "$(dirname "$0")/../support/bounded.sh"
 bin=$1 src=$2 build=$3
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -26,7 +27,7 @@ sweep() {
 }
 cleanup() {
 	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	stop_pid "$pid" 20
 	mountpoint -q "$mnt" && fusermount3 -u "$mnt"
 	mountpoint -q "$work/fstab-mnt" && fusermount3 -u "$work/fstab-mnt"
 	sweep "$state"
@@ -75,7 +76,7 @@ for _ in $(seq 1 100); do [ -d "$mnt/tests/rerun/runs/2" ] && break; sleep 0.1; 
 sleep 1
 printf '# saved again\n' >> "$work/local.yaml"                          # a write in place
 for _ in $(seq 1 100); do [ -d "$mnt/tests/rerun/runs/3" ] && break; sleep 0.1; done
-kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; rpid=
+stop_pid "$rpid"; rpid=
 # the recipe's watcher ends with it (it watches $work, which names it)
 left=$(ps -eo pid=,args= | grep "[i]notifywait .*$work" || true)
 if [ -z "$left" ]; then

@@ -85,7 +85,15 @@ end_ms=$(ms_since "$t0")
 check "all $((NE + NL)) readers end by themselves after the stop ($end_ms ms)" \
 	eval '[ "$ended" = yes ] || { echo "$(alive) still running after 30 s"; false; }'
 reader_status() {
-	local p bad=0
+	local p bad=0 blocked=0
+	# a reader still blocked is killed first: wait is never unbounded
+	for p in "${READERS[@]}"; do
+		if pid_alive "$p"; then
+			kill -KILL "$p" 2>/dev/null
+			blocked=$((blocked + 1))
+		fi
+	done
+	[ $blocked = 0 ] || echo "$blocked readers were still blocked and were killed"
 	for p in "${READERS[@]}"; do
 		wait "$p" || bad=$((bad + 1))
 	done
@@ -118,7 +126,7 @@ NP=20
 cp "$CFG/cs.yaml" "$WORK/cs.yaml"
 MAKERS=()
 for i in $(seq $NP); do
-	(mkdir "$MNT/tests/p$i" && cp "$WORK/cs.yaml" "$MNT/tests/p$i/config.yaml") >"$OUT/p$i.err" 2>&1 &
+	(mkdir "$MNT/tests/p$i" && timeout 120 cp "$WORK/cs.yaml" "$MNT/tests/p$i/config.yaml") >"$OUT/p$i.err" 2>&1 &
 	MAKERS+=($!)
 done
 make_fail=0

@@ -29,7 +29,7 @@ cp "$CFG/cs.yaml" "$EXPECTED"
 # removed (as a user would), so that the next tool starts clean.
 scratch_free() {
 	local extra f
-	extra=$(ls -A "$T" | grep -vxE 'build\.log|config\.yaml|ctl|error|events|events\.follow|runs|services|status|status\.json|warnings')
+	extra=$(ls -A "$T" | grep -vxE 'build\.log|config\.yaml|ctl|error|events|events\.follow|runs|services|status|status\.json|warnings|result\.json|summary\.(tsv|json|svg)')
 	[ -z "$extra" ] && return 0
 	echo "left in the test directory (now removed with rm):"
 	echo "$extra"

@@ -17,12 +17,15 @@
 # editor checks want vim's full save path (probe, backup, rename, fsync).
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../support/bounded.sh"
 set -o pipefail
 
 T_N=0
 T_FAIL=0
 PFS_PID=
 PFS_PIDS=()          # every daemon started (killed by the trap if alive)
+PFS_MOUNT_ARGS=()    # more options for pfs_mount (--docker-host=..., --registry=...)
+PFS_AFTER_CLEANUP=() # commands the EXIT trap runs last (after the daemons and mounts are gone)
 BG_PIDS=()           # readers, watchers: killed by the trap if alive
 STATE_DIRS=()
 MOUNTS=()
@@ -115,7 +118,7 @@ status_word() {
 
 is_final_word() {
 	case $1 in
-	succeeded | failed | stopped | error) return 0 ;;
+	succeeded | failed | stopped | error | unsupported) return 0 ;;
 	*) return 1 ;;
 	esac
 }
@@ -301,7 +304,7 @@ mounted() {
 pfs_mount() {
 	local state=${1:-$STATE} mnt=${2:-$MNT} log=${3:-$LOG} line
 	mkdir -p "$state" "$mnt"
-	"$PFS" -f --state-dir="$state" --data-dir="$SRC" "$mnt" </dev/null >>"$log" 2>&1 &
+	"$PFS" -f --state-dir="$state" --data-dir="$SRC" "${PFS_MOUNT_ARGS[@]}" "$mnt" </dev/null >>"$log" 2>&1 &
 	PFS_PID=$!
 	PFS_PIDS+=("$PFS_PID")
 	MOUNTS+=("$mnt")
@@ -411,6 +414,9 @@ pfs_cleanup() {
 			rm -rf --one-file-system "$WORK" 2>/dev/null
 		fi
 	fi
+	for h in "${PFS_AFTER_CLEANUP[@]}"; do
+		$h
+	done
 	exit $rc
 }
 

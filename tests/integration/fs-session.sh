@@ -144,8 +144,7 @@ check "echo stop > ctl on a live run exits 0" eval 'echo stop > "$T2/ctl"'
 check "the stopped run ends: status reads stopped stopped" eq "$(wait_final t2 30)" "stopped stopped"
 check "tail -f events prints run.stopped within 10 s" wait_until 10 grep -q '"run.stopped"' "$OUT/tail.out"
 sleep 1.5 # tail polls every second
-kill "$TAIL" 2>/dev/null
-wait "$TAIL" 2>/dev/null
+stop_pid "$TAIL"
 check "what tail -f printed is the events file, byte for byte" same_file "$T2/events" "$OUT/tail.out"
 
 # stop on a stopped test: a no-op

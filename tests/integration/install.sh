@@ -4,6 +4,7 @@
 # man page and the systemd unit are where systems look for them.
 # Usage: install.sh BUILD_DIR      (prints TAP)
 set -u
+. "$(dirname "$0")/../support/bounded.sh"
 build=$1
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -14,7 +15,7 @@ docker version >/dev/null 2>&1 || { echo "1..0 # SKIP no Docker engine answers";
 work=$(mktemp -d /tmp/pantherfs-install.XXXXXX)
 pid=
 cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	stop_pid "$pid" 20
 	mountpoint -q "$work/mnt" && fusermount3 -u "$work/mnt"
 	if [ -f "$work/state/instance" ]; then
 		inst=$(cat "$work/state/instance")

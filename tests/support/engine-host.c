@@ -68,9 +68,9 @@ int main(int argc, char **argv)
 				r = engine_test_apply_config(e, a, buf.ptr, buf.len, &rep);
 				if (r < 0 && rep.n_errors)
 					snprintf(err.msg, sizeof(err.msg), "%s", rep.errors[0]);
-				cfg_report_free(&rep);
+				cfg_report_release(&rep);
 			}
-			pfs_buf_free(&buf);
+			pfs_buf_release(&buf);
 		} else if (!strcmp(cmd, "state")) {
 			char st[64];
 
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "status")) {
 			struct engine_file f;
 
-			r = engine_file_get(e, a, 0, NULL, "status", &f);
+			r = engine_file_get(e, a, 0, NULL, PFS_F_STATUS, &f);
 			if (r == 0) {
 				printf("status %.*s", (int)f.len, f.data);
 				engine_file_release(&f);
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 
 			while (engine_run_live(e, a, 0) && pfs_now_ms() < until)
 				usleep(100000);
-			if (engine_file_get(e, a, 0, NULL, "status", &f) == 0) {
+			if (engine_file_get(e, a, 0, NULL, PFS_F_STATUS, &f) == 0) {
 				printf("%s %.*s", engine_run_live(e, a, 0) ? "timeout" : "done", (int)f.len, f.data);
 				engine_file_release(&f);
 			} else {

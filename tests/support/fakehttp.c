@@ -26,6 +26,7 @@
 
 struct logged {
 	char *line;
+	char *head;   /* the header lines after the request line */
 	char *body;
 	size_t body_len;
 };
@@ -180,8 +181,13 @@ static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct fakehttp *f = c->f;
-	char buf[1 << 16];
+	/* room for a build context with a few small source tarballs */
+	const size_t bufsize = 4u << 20;
+	char *buf = malloc(bufsize);
 	size_t have = 0;
+
+	if (!buf)
+		goto out;
 
 	for (;;) {
 		char *end, *line_end, *cl, line[512];
@@ -189,9 +195,9 @@ static void *conn_main(void *arg)
 
 		while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
 			ssize_t n;
-			if (have == sizeof(buf) || !wait_readable(f, c->fd))
+			if (have == bufsize || !wait_readable(f, c->fd))
 				goto out;
-			n = recv(c->fd, buf + have, sizeof(buf) - have, 0);
+			n = recv(c->fd, buf + have, bufsize - have, 0);
 			if (n <= 0)
 				goto out;
 			have += (size_t)n;
@@ -209,9 +215,9 @@ static void *conn_main(void *arg)
 			body_len = strtoul(cl + 17, NULL, 10);
 		while (have < hlen + body_len) {
 			ssize_t n;
-			if (hlen + body_len > sizeof(buf) || !wait_readable(f, c->fd))
+			if (hlen + body_len > bufsize || !wait_readable(f, c->fd))
 				goto out;
-			n = recv(c->fd, buf + have, sizeof(buf) - have, 0);
+			n = recv(c->fd, buf + have, bufsize - have, 0);
 			if (n <= 0)
 				goto out;
 			have += (size_t)n;
@@ -220,6 +226,7 @@ static void *conn_main(void *arg)
 		if (f->nlog < MAX_LOG) {
 			struct logged *l = &f->log[f->nlog++];
 			l->line = strdup(line);
+			l->head = strndup(line_end + 2, hlen - (size_t)(line_end + 2 - buf));
 			l->body = malloc(body_len + 1);
 			if (l->body) {
 				memcpy(l->body, buf + hlen, body_len);
@@ -234,6 +241,7 @@ static void *conn_main(void *arg)
 		have -= hlen + body_len;
 	}
 out:
+	free(buf);
 	shutdown(c->fd, SHUT_RDWR);
 	return NULL;
 }
@@ -341,6 +349,34 @@ char *fakehttp_last_body(struct fakehttp *f, const char *prefix, size_t *len)
 	return out;
 }
 
+char *fakehttp_last_header(struct fakehttp *f, const char *prefix, const char *name)
+{
+	char *out = NULL;
+	size_t nlen = strlen(name);
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = f->nlog; i-- > 0;) {
+		struct logged *l = &f->log[i];
+
+		if (!l->line || strncmp(l->line, prefix, strlen(prefix)) || !l->head)
+			continue;
+		for (const char *h = l->head, *end; h && *h; h = end ? end + 2 : NULL) {
+			const char *v = h + nlen + 1;
+
+			end = strstr(h, "\r\n");
+			if (strncasecmp(h, name, nlen) || h[nlen] != ':')
+				continue;
+			while (*v == ' ')
+				v++;
+			out = strndup(v, end ? (size_t)(end - v) : strlen(v));
+			break;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return out;
+}
+
 void fakehttp_stop(struct fakehttp *f)
 {
 	if (!f)
@@ -360,6 +396,7 @@ void fakehttp_stop(struct fakehttp *f)
 	}
 	for (size_t i = 0; i < f->nlog; i++) {
 		free(f->log[i].line);
+		free(f->log[i].head);
 		free(f->log[i].body);
 	}
 	close(f->lfd);

@@ -43,6 +43,11 @@ const char *fakehttp_host(struct fakehttp *f);
 int fakehttp_count(struct fakehttp *f, const char *prefix);
 /* The body of the last request whose line starts with prefix (malloc'd), or NULL. */
 char *fakehttp_last_body(struct fakehttp *f, const char *prefix, size_t *len);
+/*
+ * The value of header `name` (case-insensitive) in the last request whose
+ * line starts with prefix (malloc'd), or NULL when that request had none.
+ */
+char *fakehttp_last_header(struct fakehttp *f, const char *prefix, const char *name);
 void fakehttp_stop(struct fakehttp *f);
 
 #endif

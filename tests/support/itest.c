@@ -79,7 +79,7 @@ int itest_instance_id(const char *state_dir, char id[17])
 		return r;
 	snprintf(id, 17, "%.16s", b.ptr);
 	r = (int)b.len;
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return r;
 }
 

@@ -229,7 +229,7 @@ static json_t *load_json(const char *path)
 
 	if (pfs_read_file(path, &b) == 0)
 		j = json_loadb(b.ptr ? b.ptr : "", b.len, 0, NULL);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return j;
 }
 
@@ -267,7 +267,7 @@ json_t *events_loose(const char *state)
 					json_array_append_new(arr, ev);
 				start = i + 1;
 			}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return arr;
 }
 
@@ -302,7 +302,7 @@ json_t *events_strict(const char *state, bool check_type)
 		json_array_append_new(arr, ev);
 		start = i + 1;
 	}
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return arr;
 }
 
@@ -402,8 +402,8 @@ bool logs_differ(struct docker_client *c, const char *state, const char *svc, st
 	}
 	if (got_len)
 		*got_len = got.len;
-	pfs_buf_free(&want);
-	pfs_buf_free(&got);
+	pfs_buf_release(&want);
+	pfs_buf_release(&got);
 	return differ;
 }
 

@@ -30,7 +30,7 @@ START_TEST(buf_appends_and_terminates)
 	ck_assert_str_eq(pfs_buf_str(&b), "42");
 	pfs_buf_reset(&b);
 	ck_assert_str_eq(pfs_buf_str(&b), "");
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -49,7 +49,7 @@ START_TEST(buf_cap_is_exact_and_failure_frees)
 	ck_assert_str_eq(pfs_buf_str(&b), "ok");
 	ck_assert_int_eq(pfs_buf_printf(&b, "%s", "0123456789"), -E2BIG);
 	ck_assert_uint_eq(b.len, 0);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -64,7 +64,7 @@ START_TEST(buf_grows_large)
 	ck_assert_uint_eq(b.len, 1000000);
 	ck_assert_int_eq(b.ptr[999999], 'z');
 	ck_assert_int_eq(b.ptr[1000000], '\0');
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -83,6 +83,30 @@ START_TEST(buf_steal)
 	ck_assert_uint_eq(n, 3);
 	ck_assert_ptr_null(b.ptr);
 	free(p);
+}
+END_TEST
+
+START_TEST(buf_pwrite)
+{
+	struct pfs_buf b = PFS_BUF_INIT(16);
+
+	/* O_TRUNC / ftruncate(0) of an empty buffer: nothing to copy, no memory yet */
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "", 0, 0), 0);
+	ck_assert_uint_eq(pfs_buf_len(&b), 0);
+	/* the first write of an editor's save: an empty buffer, at 0 */
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "abc", 3, 0), 0);
+	ck_assert_str_eq(pfs_buf_str(&b), "abc");
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "XY", 2, 2), 0);
+	ck_assert_str_eq(pfs_buf_str(&b), "abXY");
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "z", 1, 6), 0); /* a hole reads as NULs */
+	ck_assert_uint_eq(pfs_buf_len(&b), 7);
+	ck_assert_int_eq(memcmp(b.ptr, "abXY\0\0z", 7), 0);
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "0123456789", 10, 7), -EFBIG);
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "a", 1, -1), -EINVAL);
+	/* a truncate that grows: NULs up to the new size */
+	ck_assert_int_eq(pfs_buf_pwrite(&b, "", 0, 9), 0);
+	ck_assert_uint_eq(pfs_buf_len(&b), 9);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -124,7 +148,7 @@ START_TEST(shell_quote)
 
 		ck_assert_int_eq(pfs_shell_quote(&b, cases[i].in), 0);
 		ck_assert_str_eq(pfs_buf_str(&b), cases[i].out);
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 	}
 }
 END_TEST
@@ -182,7 +206,7 @@ START_TEST(files)
 	ck_assert_int_eq(pfs_append_file(path, "+more", 5), 0);
 	ck_assert_int_eq(pfs_read_file(path, &b), 0);
 	ck_assert_str_eq(pfs_buf_str(&b), "second+more");
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	ck_assert_int_eq(pfs_append_file(path, "0123456789", 10), 0);
 	/* 21 bytes do not fit a 16-byte cap */
 	ck_assert_int_eq(pfs_read_file(path, &b), -EFBIG);
@@ -202,6 +226,30 @@ START_TEST(sha256)
 }
 END_TEST
 
+START_TEST(file_inplace)
+{
+	char dir[] = "/tmp/pfs-inplace.XXXXXX", path[64];
+	struct pfs_buf b = PFS_BUF_INIT(1024);
+	struct stat st1, st2;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pos", dir);
+	/* created when missing */
+	ck_assert_int_eq(pfs_write_file_inplace(path, "first  \n", 8), 0);
+	ck_assert_int_eq(stat(path, &st1), 0);
+	/* rewritten at the start: the same inode (no rename), the new bytes */
+	ck_assert_int_eq(pfs_write_file_inplace(path, "second \n", 8), 0);
+	ck_assert_int_eq(stat(path, &st2), 0);
+	ck_assert_uint_eq(st1.st_ino, st2.st_ino);
+	ck_assert_int_eq(pfs_read_file(path, &b), 0);
+	ck_assert_str_eq(pfs_buf_str(&b), "second \n");
+	pfs_buf_release(&b);
+	ck_assert_int_eq(pfs_write_file_inplace("/nonexistent-dir/x", "a", 1), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("util");
@@ -211,6 +259,7 @@ static Suite *suite(void)
 	tcase_add_test(t, buf_cap_is_exact_and_failure_frees);
 	tcase_add_test(t, buf_grows_large);
 	tcase_add_test(t, buf_steal);
+	tcase_add_test(t, buf_pwrite);
 	suite_add_tcase(s, t);
 	t = tcase_create("util");
 	tcase_add_test(t, names);
@@ -219,6 +268,7 @@ static Suite *suite(void)
 	tcase_add_test(t, time_format);
 	tcase_add_test(t, err_helpers);
 	tcase_add_test(t, files);
+	tcase_add_test(t, file_inplace);
 	tcase_add_test(t, sha256);
 	suite_add_tcase(s, t);
 	return s;

@@ -66,6 +66,44 @@ START_TEST(status_404_is_enoent_with_message)
 }
 END_TEST
 
+/* ---- names inside paths ----------------------------------------------------------------- */
+
+static const struct fake_route path_routes[] = {
+	{ "GET /v1.41/images/library%2Fdebian%3A12%40sha256%3Aab/json", 200, NULL, "{\"Id\":\"sha256:1\"}" },
+	{ "GET /v1.41/containers/json", 200, NULL, "[{\"Id\":\"reached\"}]" },
+};
+
+START_TEST(names_never_leave_their_path_segment)
+{
+	struct fakehttp *f = serve(path_routes, PFS_ARRAY_SIZE(path_routes), "1.41");
+	struct docker_client *c = client_for(f, 5000);
+	struct pfs_err err = { 0 };
+	json_t *j = NULL;
+
+	/* '/', ':' and '@' are encoded: the engine decodes them into the name */
+	ck_assert_int_eq(docker_image_inspect(c, "library/debian:12@sha256:ab", &j, &err), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "Id")), "sha256:1");
+	json_decref(j);
+	j = NULL;
+	/* a name cannot climb to another endpoint (this one reached /containers/json) */
+	ck_assert_int_eq(docker_image_inspect(c, "../containers", &j, &err), -ENOENT);
+	ck_assert_ptr_null(j);
+	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/images/..%2Fcontainers/json"), 1);
+	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/containers"), 0);
+	/* nor be a segment curl or the engine would resolve; nor be empty; no request made */
+	ck_assert_int_eq(docker_image_inspect(c, "..", &j, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "\"..\" is not a name the Docker engine can look up");
+	ck_assert_int_eq(docker_network_inspect(c, ".", &j, &err), -EINVAL);
+	ck_assert_int_eq(docker_image_inspect(c, "", &j, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "\"\" is not a name the Docker engine can look up");
+	ck_assert_int_eq(docker_image_inspect(c, NULL, &j, &err), -EINVAL);
+	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/images"), 2);
+	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/networks"), 0);
+	docker_client_free(c);
+	fakehttp_stop(f);
+}
+END_TEST
+
 START_TEST(status_409_is_ebusy)
 {
 	struct fakehttp *f = serve(error_routes, PFS_ARRAY_SIZE(error_routes), "1.41");
@@ -215,10 +253,10 @@ static void ev_wait(struct ev_log *e)
 	pthread_mutex_unlock(&e->m);
 }
 
-static void ev_free(struct ev_log *e)
+static void ev_release(struct ev_log *e)
 {
-	pfs_buf_free(&e->out);
-	pfs_buf_free(&e->errb);
+	pfs_buf_release(&e->out);
+	pfs_buf_release(&e->errb);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->m);
 }
@@ -263,7 +301,7 @@ START_TEST(stream_cut_midway_is_econnreset)
 	docker_call_unref(call);
 	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/events?filters=%7B%22label%22%3A%5B%22pantherfs.managed%3D1%22%5D%7D"), 1);
 	docker_client_free(c);
-	ev_free(&e);
+	ev_release(&e);
 	fakehttp_stop(f);
 }
 END_TEST
@@ -304,7 +342,7 @@ START_TEST(cancel_open_stream)
 	ck_assert_str_eq(pfs_buf_str(&e.errb), "oops");
 	docker_call_unref(call);
 	docker_client_free(c);
-	ev_free(&e);
+	ev_release(&e);
 	fakehttp_stop(f);
 }
 END_TEST
@@ -332,8 +370,8 @@ START_TEST(raw_stream_by_content_type)
 	ck_assert_int_eq(fakehttp_count(f, "GET /v1.43/containers/raw/json"), 0);
 	docker_client_free(c);
 	fakehttp_stop(f);
-	pfs_buf_free(&out);
-	pfs_buf_free(&errb);
+	pfs_buf_release(&out);
+	pfs_buf_release(&errb);
 }
 END_TEST
 
@@ -350,7 +388,7 @@ START_TEST(raw_stream_before_1_42_by_inspect)
 	ck_assert_int_eq(fakehttp_count(f, "GET /v1.41/containers/old/json"), 1);
 	docker_client_free(c);
 	fakehttp_stop(f);
-	pfs_buf_free(&out);
+	pfs_buf_release(&out);
 }
 END_TEST
 
@@ -372,7 +410,7 @@ START_TEST(shutdown_cancels_open_streams)
 	ck_assert(e.done);
 	ck_assert_int_eq(e.done_err, -ECANCELED);
 	docker_call_unref(call);
-	ev_free(&e);
+	ev_release(&e);
 	fakehttp_stop(f);
 }
 END_TEST
@@ -461,7 +499,7 @@ START_TEST(body_over_cap_is_efbig)
 	rq.body_cap = 0;
 	ck_assert_int_eq(docker_request_sync(c, &rq, &res, &err), 0);
 	ck_assert_uint_eq(res.body_len, sizeof(big_body) - 1);
-	docker_result_free(&res);
+	docker_result_release(&res);
 	docker_client_free(c);
 	fakehttp_stop(f);
 }
@@ -503,7 +541,7 @@ START_TEST(sync_call_from_callback_is_edeadlk)
 	ck_assert_int_eq(s.r, -EDEADLK);
 	docker_call_unref(call);
 	docker_client_free(s.c);
-	ev_free(&s.e);
+	ev_release(&s.e);
 	fakehttp_stop(f);
 }
 END_TEST
@@ -612,7 +650,7 @@ START_TEST(failed_build_inside_200_is_reported)
 	free(body);
 	docker_call_unref(call);
 	docker_client_free(c);
-	ev_free(&b.e);
+	ev_release(&b.e);
 	fakehttp_stop(f);
 }
 END_TEST
@@ -652,7 +690,7 @@ static void pull_one(struct fakehttp *f, const char *ref, struct build_log *b)
 	ev_wait(&b->e);
 	docker_call_unref(call);
 	docker_client_free(c);
-	ev_free(&b->e);
+	ev_release(&b->e);
 }
 
 START_TEST(pull_reports_layers_not_progress)
@@ -702,6 +740,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(t, 30);
 	tcase_add_test(t, status_404_is_enoent_with_message);
+	tcase_add_test(t, names_never_leave_their_path_segment);
 	tcase_add_test(t, status_409_is_ebusy);
 	tcase_add_test(t, status_500_is_eio);
 	tcase_add_test(t, status_400_plain_body_is_einval);

@@ -58,7 +58,7 @@ static void nd_run(const char *data, size_t len, const size_t *cuts, size_t ncut
 		off = end;
 	}
 	ck_assert_int_eq(docker_ndjson_finish(&d, nd_cb, t), 0);
-	docker_ndjson_free(&d);
+	docker_ndjson_release(&d);
 }
 
 static void nd_all_splits(const char *file, int expect_objects)
@@ -77,7 +77,7 @@ static void nd_all_splits(const char *file, int expect_objects)
 
 		nd_run(data, len, &cut, 1, &t);
 		ck_assert_msg(!strcmp(pfs_buf_str(&t), pfs_buf_str(&ref)), "split at %zu differs", cut);
-		pfs_buf_free(&t);
+		pfs_buf_release(&t);
 	}
 	/* one byte at a time */
 	{
@@ -89,9 +89,9 @@ static void nd_all_splits(const char *file, int expect_objects)
 		nd_run(data, len, cuts, len, &t);
 		ck_assert_str_eq(pfs_buf_str(&t), pfs_buf_str(&ref));
 		free(cuts);
-		pfs_buf_free(&t);
+		pfs_buf_release(&t);
 	}
-	pfs_buf_free(&ref);
+	pfs_buf_release(&ref);
 	free(data);
 }
 
@@ -115,7 +115,7 @@ START_TEST(ndjson_edge_lines)
 	nd_run(in, sizeof(in) - 1, NULL, 0, &t);
 	ck_assert_str_eq(pfs_buf_str(&t), "{\"a\":1}<{\"a\":1}>\n{\"b\":2}<{\"b\":2}>\nNOTJSON<{broken>\n"
 					  "{\"c\":3}<{\"c\":3}>\n");
-	pfs_buf_free(&t);
+	pfs_buf_release(&t);
 }
 END_TEST
 
@@ -145,8 +145,8 @@ START_TEST(ndjson_overlong_line_is_capped)
 	ck_assert_int_eq(docker_ndjson_feed(&d, "\n{\"ok\":true}\n", 13, nd_len_cb, &t), 0);
 	snprintf(expect, sizeof(expect), "raw:%u;json:11;", DOCKER_NDJSON_LINE_MAX);
 	ck_assert_str_eq(pfs_buf_str(&t), expect);
-	docker_ndjson_free(&d);
-	pfs_buf_free(&t);
+	docker_ndjson_release(&d);
+	pfs_buf_release(&t);
 	free(line);
 }
 END_TEST
@@ -169,7 +169,7 @@ START_TEST(ndjson_callback_error_stops)
 	docker_ndjson_init(&d);
 	ck_assert_int_eq(docker_ndjson_feed(&d, "{}\n{}\n{}\n", 9, nd_stop, &n), -ECANCELED);
 	ck_assert_int_eq(n, 2);
-	docker_ndjson_free(&d);
+	docker_ndjson_release(&d);
 }
 END_TEST
 
@@ -198,11 +198,11 @@ static void demux_init(struct demux *m)
 	pfs_buf_init(&m->trace, 1u << 22);
 }
 
-static void demux_free(struct demux *m)
+static void demux_release(struct demux *m)
 {
-	pfs_buf_free(&m->out);
-	pfs_buf_free(&m->err);
-	pfs_buf_free(&m->trace);
+	pfs_buf_release(&m->out);
+	pfs_buf_release(&m->err);
+	pfs_buf_release(&m->trace);
 }
 
 static void fr_run(const char *data, size_t len, const size_t *cuts, size_t ncuts, bool raw,
@@ -268,7 +268,7 @@ START_TEST(frames_every_header_split)
 		ck_assert_msg(!memcmp(m.out.ptr, eout, elen), "stdout differs at split %zu", cuts[i]);
 		ck_assert_str_eq(pfs_buf_str(&m.err), "err1\nerr2\n");
 		ck_assert_int_eq(m.frames, 10);
-		demux_free(&m);
+		demux_release(&m);
 	}
 	/* random splits into up to 40 pieces */
 	for (int round = 0; round < 300; round++) {
@@ -288,7 +288,7 @@ START_TEST(frames_every_header_split)
 		ck_assert_uint_eq(m.out.len, elen);
 		ck_assert(!memcmp(m.out.ptr, eout, elen));
 		ck_assert_str_eq(pfs_buf_str(&m.err), "err1\nerr2\n");
-		demux_free(&m);
+		demux_release(&m);
 	}
 	free(cuts);
 	free(eout);
@@ -308,7 +308,7 @@ START_TEST(frames_raw_tty)
 		fr_run(data, len, &cut, 1, true, &m);
 		ck_assert_str_eq(pfs_buf_str(&m.out), "tty-out\r\ntty-err\r\n");
 		ck_assert_uint_eq(m.err.len, 0);
-		demux_free(&m);
+		demux_release(&m);
 	}
 	free(data);
 }
@@ -328,7 +328,7 @@ START_TEST(frames_bad_header)
 	docker_frames_init(&f, false);
 	ck_assert_int_eq(docker_frames_feed(&f, "\x01\x00\x00\x00\x00\x00\x00\x05x", 9, fr_cb, &m), 0);
 	ck_assert(!docker_frames_complete(&f));
-	demux_free(&m);
+	demux_release(&m);
 }
 END_TEST
 
@@ -357,7 +357,7 @@ static void en_run(const char *data, size_t len, const size_t *cuts, size_t ncut
 		off = end;
 	}
 	ck_assert_int_eq(docker_entries_finish(&e), 0);
-	docker_entries_free(&e);
+	docker_entries_release(&e);
 }
 
 START_TEST(entries_keep_stamps_of_split_messages)
@@ -391,9 +391,9 @@ START_TEST(entries_keep_stamps_of_split_messages)
 		en_run(data, len, &cuts[i], 1, false, &m);
 		ck_assert_msg(!strcmp(pfs_buf_str(&m.trace), pfs_buf_str(&ref.trace)), "split %zu", cuts[i]);
 		ck_assert(m.out.len == elen && !memcmp(m.out.ptr, eout, elen));
-		demux_free(&m);
+		demux_release(&m);
 	}
-	demux_free(&ref);
+	demux_release(&ref);
 	free(cuts);
 	free(eout);
 	free(data);
@@ -412,7 +412,7 @@ START_TEST(entries_raw_lines)
 							"1|2026-11-26T11:00:01Z|7\n"
 							"1||8\n");
 		ck_assert_str_eq(pfs_buf_str(&m.out), "first\r\nsecond\nno stamp");
-		demux_free(&m);
+		demux_release(&m);
 	}
 }
 END_TEST
@@ -441,8 +441,8 @@ START_TEST(lines_with_cap)
 		ck_assert_int_eq(docker_lines_finish(&l, ln_cb, &t), 0);
 		ck_assert_msg(!strcmp(pfs_buf_str(&t), "[ab][cdef+][gh][][ij]"), "cut %zu: %s", cut,
 			      pfs_buf_str(&t));
-		docker_lines_free(&l);
-		pfs_buf_free(&t);
+		docker_lines_release(&l);
+		pfs_buf_release(&t);
 	}
 }
 END_TEST
@@ -507,8 +507,8 @@ START_TEST(build_classify_recorded)
 	ck_assert_int_eq(docker_ndjson_feed(&d, data, len, bc_cb, &t), 0);
 	ck_assert_str_eq(pfs_buf_str(&t), "step 1/2;step 2/2;error The command '/bin/sh -c echo about "
 					  "to fail; exit 3' returned a non-zero code: 3;");
-	docker_ndjson_free(&d);
-	pfs_buf_free(&t);
+	docker_ndjson_release(&d);
+	pfs_buf_release(&t);
 	free(data);
 }
 END_TEST

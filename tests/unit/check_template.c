@@ -47,7 +47,7 @@ static int run(const char *src, const char *json, const struct tmpl_opts *opts,
 		int r_ = run(src_, json_, opts_, &b_, &e_);                          \
 		ck_assert_msg(r_ == 0, "render failed: %d %s", r_, e_.msg);           \
 		ck_assert_str_eq(pfs_buf_str(&b_), want_);                           \
-		pfs_buf_free(&b_);                                                   \
+		pfs_buf_release(&b_);                                                   \
 	} while (0)
 
 #define OUT(src_, json_, want_) OUT_OPTS(src_, json_, NULL, want_)
@@ -60,7 +60,7 @@ static int run(const char *src, const char *json, const struct tmpl_opts *opts,
 		ck_assert_msg(r_ == (code_), "got %d (%s), want %d", r_, e_.msg, code_); \
 		ck_assert_str_eq(e_.msg, text_);                                     \
 		ck_assert_uint_eq(pfs_buf_len(&b_), 0);                              \
-		pfs_buf_free(&b_);                                                   \
+		pfs_buf_release(&b_);                                                   \
 	} while (0)
 
 /* ---- text and output ----------------------------------------------------- */
@@ -128,7 +128,7 @@ START_TEST(test_appends_to_buffer)
 	ck_assert_int_eq(run(" {{ 1 }}", NULL, NULL, &b, &e), 0);
 	ck_assert_int_eq(run(" {{ 2 }}", NULL, NULL, &b, &e), 0);
 	ck_assert_str_eq(pfs_buf_str(&b), "cmd 1 2");
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -424,7 +424,7 @@ START_TEST(test_undefined_nested_key)
 	ck_assert_str_eq(e.msg, "mvfst/server.jinja:3: undefined name \"certificates.cert_param\"");
 	ck_assert_uint_eq(pfs_buf_len(&b), 0);
 	json_decref(ctx);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -756,7 +756,7 @@ START_TEST(test_context_must_be_object)
 	ck_assert_int_eq(tmpl_render_string("c.jinja", "{{ 1 }}", NULL, &b, &e), 0);
 	ck_assert_str_eq(pfs_buf_str(&b), "1");
 	json_decref(arr);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -773,7 +773,7 @@ START_TEST(test_output_cap)
 	ck_assert_str_eq(pfs_buf_str(&b), "keep"); /* nothing appended */
 	ck_assert_int_eq(run("0123456789ab", NULL, NULL, &b, &e), 0);
 	ck_assert_str_eq(pfs_buf_str(&b), "keep0123456789ab");
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -845,7 +845,7 @@ START_TEST(test_long_flat_chain_is_not_deep)
 	ck_assert_int_ge(asprintf(&full, "{{ %s", src), 0);
 	ck_assert_int_eq(run(full, NULL, NULL, &b, &e), 0);
 	ck_assert_uint_eq(pfs_buf_len(&b), 5001);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	free(full);
 	free(src);
 }
@@ -873,7 +873,7 @@ START_TEST(test_iteration_limit)
 					    "{% endfor %}{% endfor %}", ctx, &b, &e), -ELOOP);
 	ck_assert_str_eq(e.msg, "l.jinja:1: too many loop iterations (limit 1000000)");
 	json_decref(ctx);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -951,7 +951,7 @@ START_TEST(test_context_refcounts_untouched)
 	ck_assert_uint_eq(xs->refcount, rc_xs);
 	ck_assert_uint_eq(json_array_get(xs, 0)->refcount, rc_5);
 	json_decref(ctx);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 }
 END_TEST
 
@@ -971,7 +971,7 @@ static void *render_many(void *p)
 		if (tmpl_render(a->t, a->ctx, &b, NULL) != 0 ||
 		    strcmp(pfs_buf_str(&b), travel_want) != 0)
 			a->failures++;
-		pfs_buf_free(&b);
+		pfs_buf_release(&b);
 	}
 	return NULL;
 }

@@ -290,25 +290,25 @@ END_TEST
 
 START_TEST(test_tag_errors)
 {
-	expect_err("v: !!int abc", -EINVAL, "config.yaml:1:4: value \"abc\" does not fit tag !!int");
-	expect_err("v: !!int 1.5", -EINVAL, "config.yaml:1:4: value \"1.5\" does not fit tag !!int");
-	expect_err("v: !!float abc", -EINVAL, "config.yaml:1:4: value \"abc\" does not fit tag !!float");
-	expect_err("v: !!float 0x10", -EINVAL, "config.yaml:1:4: value \"0x10\" does not fit tag !!float");
-	expect_err("v: !!bool maybe", -EINVAL, "config.yaml:1:4: value \"maybe\" does not fit tag !!bool");
-	expect_err("v: !!null x", -EINVAL, "config.yaml:1:4: value \"x\" does not fit tag !!null");
-	expect_err("v: !!map x", -EINVAL, "config.yaml:1:4: tag !!map needs a mapping, found a scalar");
-	expect_err("v: !!seq x", -EINVAL, "config.yaml:1:4: tag !!seq needs a sequence, found a scalar");
+	expect_err("v: !!int abc", -EINVAL, "config.yaml:1:4: v: value \"abc\" does not fit tag !!int");
+	expect_err("v: !!int 1.5", -EINVAL, "config.yaml:1:4: v: value \"1.5\" does not fit tag !!int");
+	expect_err("v: !!float abc", -EINVAL, "config.yaml:1:4: v: value \"abc\" does not fit tag !!float");
+	expect_err("v: !!float 0x10", -EINVAL, "config.yaml:1:4: v: value \"0x10\" does not fit tag !!float");
+	expect_err("v: !!bool maybe", -EINVAL, "config.yaml:1:4: v: value \"maybe\" does not fit tag !!bool");
+	expect_err("v: !!null x", -EINVAL, "config.yaml:1:4: v: value \"x\" does not fit tag !!null");
+	expect_err("v: !!map x", -EINVAL, "config.yaml:1:4: v: tag !!map needs a mapping, found a scalar");
+	expect_err("v: !!seq x", -EINVAL, "config.yaml:1:4: v: tag !!seq needs a sequence, found a scalar");
 	expect_err("- !!seq {a: 1}", -EINVAL, "config.yaml:1:3: tag !!seq needs a sequence, found a mapping");
 	expect_err("- !!map [1]", -EINVAL, "config.yaml:1:3: tag !!map needs a mapping, found a sequence");
 	expect_err("- !!str {a: 1}", -EINVAL, "config.yaml:1:3: tag !!str needs a scalar, found a mapping");
 	expect_err("- !!int [1]", -EINVAL, "config.yaml:1:3: tag !!int needs a scalar, found a sequence");
-	expect_err("v: !!binary aGk=", -EINVAL, "config.yaml:1:4: unsupported tag \"!!binary\"");
+	expect_err("v: !!binary aGk=", -EINVAL, "config.yaml:1:4: v: unsupported tag \"!!binary\"");
 	expect_err("v: !!timestamp 2024-01-01", -EINVAL,
-		   "config.yaml:1:4: unsupported tag \"!!timestamp\"");
+		   "config.yaml:1:4: v: unsupported tag \"!!timestamp\"");
 	expect_err("v: !!set {a}", -EINVAL, "config.yaml:1:4: unsupported tag \"!!set\"");
-	expect_err("v: !foo x", -EINVAL, "config.yaml:1:4: unsupported tag \"!foo\"");
+	expect_err("v: !foo x", -EINVAL, "config.yaml:1:4: v: unsupported tag \"!foo\"");
 	expect_err("v: !<tag:example.com,2024:x> y", -EINVAL,
-		   "config.yaml:1:4: unsupported tag \"tag:example.com,2024:x\"");
+		   "config.yaml:1:4: v: unsupported tag \"tag:example.com,2024:x\"");
 	expect_err("!!int k: v", -EINVAL, "config.yaml:1:1: value \"k\" does not fit tag !!int");
 	expect_err("!custom k: v", -EINVAL, "config.yaml:1:1: unsupported tag \"!custom\"");
 }
@@ -578,9 +578,9 @@ START_TEST(test_merge_errors)
 	expect_err("a: {<<: [{}, [1]]}\n", -EINVAL,
 		   "config.yaml:1:14: expected a mapping for merging, but found a sequence");
 	expect_err("a: <<\n", -EINVAL,
-		   "config.yaml:1:4: plain \"<<\" used as a value (PyYAML cannot load it either; quote it)");
+		   "config.yaml:1:4: a: plain \"<<\" used as a value (PyYAML cannot load it either; quote it)");
 	expect_err("- =\n", -EINVAL,
-		   "config.yaml:1:3: plain \"=\" used as a value (PyYAML cannot load it either; quote it)");
+		   "config.yaml:1:3: [0]: plain \"=\" used as a value (PyYAML cannot load it either; quote it)");
 	/* merged keys are not duplicates, own ones are */
 	expect_err("a: &a {x: 1}\nb:\n  <<: *a\n  x: 2\n  x: 3\n", -EINVAL,
 		   "config.yaml:5:3: duplicate key \"x\" (first at line 4)");
@@ -704,7 +704,7 @@ START_TEST(test_err_binary)
 	expect_err("a: \xef\xbf\xbf", -EINVAL, "config.yaml:1:4: binary content (U+FFFF)");
 	/* tab, CR and LF are text; a NUL from an escape is refused too */
 	ydoc_free(parse("a:\tb\r\nc: d\r"));
-	expect_err("a: \"x\\0y\"", -EINVAL, "config.yaml:1:4: string contains a NUL character");
+	expect_err("a: \"x\\0y\"", -EINVAL, "config.yaml:1:4: a: string contains a NUL character");
 	expect_err("\"k\\x00\": 1", -EINVAL, "config.yaml:1:1: string contains a NUL character");
 }
 END_TEST
@@ -829,19 +829,19 @@ START_TEST(test_err_depth)
 	for (int i = 0; i < 300; i++)
 		ck_assert_int_eq(pfs_buf_printf(&blk, "%*sk:\n", 2 * i, ""), 0);
 	expect_err(pfs_buf_str(&blk), -ELOOP, "config.yaml:257:513: nesting deeper than 256 levels");
-	pfs_buf_free(&blk);
+	pfs_buf_release(&blk);
 
 	/* aliases count at their full depth: 1 (root) + 60 + 200 > 256 */
 	a = nested(200, "1");
 	b = nested(60, "*a");
 	ck_assert_int_eq(pfs_buf_printf(&blk, "a: &a %s\nb: %s\n", a, b), 0);
 	expect_err(pfs_buf_str(&blk), -ELOOP, "config.yaml:2:64: nesting deeper than 256 levels");
-	pfs_buf_free(&blk);
+	pfs_buf_release(&blk);
 	free(b);
 	b = nested(55, "*a");   /* 1 + 55 + 200 = 256: fine */
 	ck_assert_int_eq(pfs_buf_printf(&blk, "a: &a %s\nb: %s\n", a, b), 0);
 	ydoc_free(parse(pfs_buf_str(&blk)));
-	pfs_buf_free(&blk);
+	pfs_buf_release(&blk);
 	free(a);
 	free(b);
 }
@@ -861,19 +861,29 @@ START_TEST(test_err_alias)
 }
 END_TEST
 
+#define INT_RANGE "integer out of range (-2^63 to 2^63-1)"
+#define NO_INF "float out of range (JSON has no infinity or NaN)"
+
 START_TEST(test_err_int_range)
 {
-	expect_err("a: 9223372036854775808", -ERANGE, "config.yaml:1:4: integer out of range");
-	expect_err("a: -9223372036854775809", -ERANGE, "config.yaml:1:4: integer out of range");
-	expect_err("a: 0x8000000000000000", -ERANGE, "config.yaml:1:4: integer out of range");
-	expect_err("a: 99999999999999999999999", -ERANGE, "config.yaml:1:4: integer out of range");
-	expect_err("a: 1:0:0:0:0:0:0:0:0:0:0:0", -ERANGE, "config.yaml:1:4: integer out of range");
-	expect_err("- !!int 9223372036854775808", -ERANGE, "config.yaml:1:3: integer out of range");
-	expect_err("a: 0b_", -EINVAL, "config.yaml:1:4: invalid integer \"0b_\"");
-	expect_err("a: .inf", -ERANGE, "config.yaml:1:4: float out of range (JSON has no infinity or NaN)");
-	expect_err("a: -.Inf", -ERANGE, "config.yaml:1:4: float out of range (JSON has no infinity or NaN)");
-	expect_err("a: .NaN", -ERANGE, "config.yaml:1:4: float out of range (JSON has no infinity or NaN)");
-	expect_err("a: 1.0e+999", -ERANGE, "config.yaml:1:4: float out of range (JSON has no infinity or NaN)");
+	expect_err("a: 9223372036854775808", -ERANGE, "config.yaml:1:4: a: " INT_RANGE);
+	expect_err("a: -9223372036854775809", -ERANGE, "config.yaml:1:4: a: " INT_RANGE);
+	expect_err("a: 0x8000000000000000", -ERANGE, "config.yaml:1:4: a: " INT_RANGE);
+	expect_err("a: 99999999999999999999999", -ERANGE, "config.yaml:1:4: a: " INT_RANGE);
+	expect_err("a: 1:0:0:0:0:0:0:0:0:0:0:0", -ERANGE, "config.yaml:1:4: a: " INT_RANGE);
+	expect_err("- !!int 9223372036854775808", -ERANGE, "config.yaml:1:3: [0]: " INT_RANGE);
+	expect_err("a: 0b_", -EINVAL, "config.yaml:1:4: a: invalid integer \"0b_\"");
+	expect_err("a: .inf", -ERANGE, "config.yaml:1:4: a: " NO_INF);
+	expect_err("a: -.Inf", -ERANGE, "config.yaml:1:4: a: " NO_INF);
+	expect_err("a: .NaN", -ERANGE, "config.yaml:1:4: a: " NO_INF);
+	expect_err("a: 1.0e+999", -ERANGE, "config.yaml:1:4: a: " NO_INF);
+	/* the whole key path, as config errors write it: keys, list indexes, merges */
+	expect_err("tests:\n- services:\n    s: {config: {port: 99999999999999999999}}\n", -ERANGE,
+		   "config.yaml:3:24: tests[0].services.s.config.port: " INT_RANGE);
+	expect_err("a: [1, 2, {b: [x, .nan]}]\n", -ERANGE, "config.yaml:1:19: a[2].b[1]: " NO_INF);
+	expect_err("a:\n  <<: {b: 1.0e+999}\n", -ERANGE, "config.yaml:2:11: a.<<.b: " NO_INF);
+	/* a bad key is placed in its mapping */
+	expect_err("a: {!!int k: v}\n", -EINVAL, "config.yaml:1:5: a: value \"k\" does not fit tag !!int");
 }
 END_TEST
 
@@ -892,8 +902,16 @@ START_TEST(test_err_syntax)
 	expect_err("a:\n  b: 1\n c: 2\n", -EINVAL, "config.yaml:3:2: did not find expected key");
 	expect_err("key: value: x\n", -EINVAL,
 		   "config.yaml:1:11: mapping values are not allowed in this context");
+	/* a tab that indents is named; libyaml's words would not say why */
 	expect_err("a:\n\tb: 1\n", -EINVAL,
-		   "config.yaml:2:1: found character that cannot start any token");
+		   "config.yaml:2:1: tab character used for indentation; YAML indents with spaces");
+	expect_err("a:\n  b:\n  \t c: 1\n", -EINVAL,
+		   "config.yaml:3:3: tab character used for indentation; YAML indents with spaces");
+	expect_err("a: \"é\"\n\tb: 1\n", -EINVAL,
+		   "config.yaml:2:1: tab character used for indentation; YAML indents with spaces");
+	/* other characters that start no token keep libyaml's words; tabs between tokens are fine */
+	expect_err("a: @x\n", -EINVAL, "config.yaml:1:4: found character that cannot start any token");
+	check_value("{a: 1,\tb: 2}", "{\"a\": 1, \"b\": 2}");
 	expect_err("a: \"open\n", -EINVAL, "config.yaml:2:1: found unexpected end of stream");
 	expect_err("- a\n-b: 1\n", -EINVAL, "config.yaml:2:1: did not find expected '-' indicator");
 }
@@ -940,7 +958,7 @@ static struct ydoc *parse_file(const char *sub, const char *file)
 	pfs_err_clear(&err);
 	r = ydoc_parse(file, pfs_buf_str(&b), pfs_buf_len(&b), &d, &err);
 	ck_assert_msg(r == 0, "%s: %s", p, err.msg);
-	pfs_buf_free(&b);
+	pfs_buf_release(&b);
 	return d;
 }
 
