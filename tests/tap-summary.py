@@ -39,6 +39,13 @@ for path in sys.argv[1:]:
         if result != 'OK' and not nots:
             failed += 1
             tail = '\n    '.join(out.strip().splitlines()[-5:])
+            # a sanitizer's report goes to stderr: show its heading, the first
+            # frames and its summary, or the cause of an abort stays unknown
+            err = (t.get('stderr') or '').splitlines()
+            san = [l for l in err if re.search(
+                r'Sanitizer|^SUMMARY|^Direct leak|^Indirect leak|^ +#[0-7] |runtime error', l)][:40]
+            if san:
+                tail += '\n    stderr:\n    ' + '\n    '.join(l[:300] for l in san)
             problems.append(f"{label}: {t['name']}: {result} (exit {t.get('returncode')})\n    {tail}")
 for p in problems:
     print("FAILED " + p)
