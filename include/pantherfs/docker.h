@@ -137,6 +137,18 @@ struct docker_call *docker_submit(struct docker_client *c, const struct docker_r
 /* Asks the I/O thread to abort the call; on_done follows with -ECANCELED. */
 void docker_call_cancel(struct docker_call *call);
 void docker_call_unref(struct docker_call *call);
+/* One more reference (for another owner); returns call. */
+struct docker_call *docker_call_ref(struct docker_call *call);
+/*
+ * Flow control of a stream, from any thread, no lock of the client's held
+ * by the caller: after docker_call_pause(), on_data is not called again
+ * (but for a piece already being delivered) until docker_call_resume(). The
+ * bytes wait in curl and the socket, nothing is dropped; the connection's
+ * other calls go on. A paused call can still be cancelled, and its timeout
+ * rules stay as they are (streams have none).
+ */
+void docker_call_pause(struct docker_call *call);
+void docker_call_resume(struct docker_call *call);
 
 /*
  * Performs a request and waits for it. On success res holds the result

@@ -10,9 +10,15 @@
  * When curl reports it done, or it is cancelled, finish() builds the result,
  * runs on_done, and drops the I/O thread's reference.
  *
+ * A stream's reader may hold it back (docker_call_pause): the I/O thread
+ * then refuses its next piece with CURL_WRITEFUNC_PAUSE (curl keeps that
+ * piece and delivers it again), and docker_call_resume() asks the I/O thread
+ * for curl_easy_pause(CURLPAUSE_CONT). Nothing is lost or repeated; the other
+ * calls go on.
+ *
  * Only the I/O thread touches easy handles, the multi handle and the
- * waiting/active lists; c->lock guards the submitted queue, cancel flags, the
- * negotiated version and `stopping`. Callbacks run without c->lock held, so
+ * waiting/active lists; c->lock guards the submitted queue, cancel and pause
+ * flags, the negotiated version and `stopping`. Callbacks run without c->lock held, so
  * they may submit more calls.
  */
 #define _GNU_SOURCE
@@ -64,11 +70,13 @@ struct docker_call {
 	struct pfs_buf resp;
 	int abort_err;
 	bool head_done;
+	bool paused_io;  /* curl holds a refused piece: only curl_easy_pause(CONT) resumes it */
 	struct docker_call *prev, *next; /* on submitted, waiting or active */
 
 	/* under c->lock */
 	bool cancelled;
 	bool finished;
+	bool pause_req;  /* the reader asked to hold deliveries */
 
 	struct docker_result res;
 };
@@ -89,6 +97,7 @@ struct docker_client {
 	/* under lock */
 	struct call_list submitted;
 	bool cancel_pending;
+	bool resume_pending;
 	bool stopping;
 	char api_version[16];
 
@@ -397,6 +406,16 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 	if (len == 0)
 		return 0;
 	if (x->stream && x->res.status >= 200 && x->res.status < 300) {
+		bool hold;
+
+		pthread_mutex_lock(&x->c->lock);
+		hold = x->pause_req;
+		pthread_mutex_unlock(&x->c->lock);
+		if (hold) {
+			/* curl keeps this piece and gives it again once resumed */
+			x->paused_io = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
 		r = x->on_data ? x->on_data(x->ud, p, len) : 0;
 		if (r < 0) {
 			x->abort_err = r;
@@ -632,6 +651,23 @@ static void reap_cancelled(struct docker_client *c, struct call_list *l)
 	}
 }
 
+/* Unpauses the active calls whose reader took its pause back. */
+static void resume_paused(struct docker_client *c)
+{
+	for (struct docker_call *x = c->active.head; x; x = x->next) {
+		bool held;
+
+		pthread_mutex_lock(&c->lock);
+		held = x->pause_req;
+		pthread_mutex_unlock(&c->lock);
+		if (x->paused_io && !held) {
+			x->paused_io = false;
+			/* may deliver the kept piece at once, through on_write */
+			curl_easy_pause(x->easy, CURLPAUSE_CONT);
+		}
+	}
+}
+
 static void fail_all(struct docker_client *c, struct call_list *l, int err, const char *msg)
 {
 	struct docker_call *x;
@@ -692,7 +728,7 @@ static void *io_main(void *arg)
 	for (;;) {
 		struct call_list todo;
 		struct docker_call *x;
-		bool stopping, cancel;
+		bool stopping, cancel, resume;
 		CURLMsg *m;
 		int running, left;
 
@@ -702,6 +738,8 @@ static void *io_main(void *arg)
 		stopping = c->stopping;
 		cancel = c->cancel_pending;
 		c->cancel_pending = false;
+		resume = c->resume_pending;
+		c->resume_pending = false;
 		pthread_mutex_unlock(&c->lock);
 
 		if (stopping) {
@@ -718,6 +756,8 @@ static void *io_main(void *arg)
 			reap_cancelled(c, &c->waiting);
 			reap_cancelled(c, &c->active);
 		}
+		if (resume)
+			resume_paused(c);
 
 		curl_multi_perform(c->multi, &running);
 		while ((m = curl_multi_info_read(c->multi, &left)))
@@ -725,7 +765,7 @@ static void *io_main(void *arg)
 				on_curl_done(c, m->easy_handle, m->data.result);
 
 		pthread_mutex_lock(&c->lock);
-		bool more = c->submitted.head || c->stopping || c->cancel_pending;
+		bool more = c->submitted.head || c->stopping || c->cancel_pending || c->resume_pending;
 		pthread_mutex_unlock(&c->lock);
 		if (!more)
 			curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
@@ -895,6 +935,36 @@ void docker_call_cancel(struct docker_call *x)
 		x->cancelled = true;
 		c->cancel_pending = true;
 	}
+	pthread_mutex_unlock(&c->lock);
+	curl_multi_wakeup(c->multi);
+}
+
+struct docker_call *docker_call_ref(struct docker_call *x)
+{
+	if (x)
+		__atomic_add_fetch(&x->refs, 1, __ATOMIC_ACQ_REL);
+	return x;
+}
+
+void docker_call_pause(struct docker_call *x)
+{
+	if (!x)
+		return;
+	pthread_mutex_lock(&x->c->lock);
+	x->pause_req = true;
+	pthread_mutex_unlock(&x->c->lock);
+}
+
+void docker_call_resume(struct docker_call *x)
+{
+	struct docker_client *c;
+
+	if (!x)
+		return;
+	c = x->c;
+	pthread_mutex_lock(&c->lock);
+	x->pause_req = false;
+	c->resume_pending = true;
 	pthread_mutex_unlock(&c->lock);
 	curl_multi_wakeup(c->multi);
 }

@@ -390,6 +390,7 @@ int engine_new(const struct engine_opts *o, struct engine **out, struct pfs_err 
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&e->lock, NULL);
 	conn_init(&e->x.conn);
+	logw_init(&e->x.lw);
 	results_init(e);
 	e->x.notify = o->notify;
 	e->x.nud = o->notify_ud;
@@ -433,6 +434,11 @@ int engine_new(const struct engine_opts *o, struct engine **out, struct pfs_err 
 	r = docker_client_new(&dopts, &e->x.dc, err);
 	if (r < 0)
 		goto fail;
+	r = logw_start(&e->x.lw);
+	if (r < 0) {
+		r = pfs_err_set(err, r, "cannot start the log writer thread");
+		goto fail;
+	}
 	recovery_load(e);
 	r = results_start(e);
 	if (r < 0) {
@@ -459,6 +465,7 @@ fail:
 	pthread_cond_broadcast(&e->x.conn.cv);
 	pthread_mutex_unlock(&e->x.conn.lock);
 	results_stop(&e->x);
+	logw_stop(&e->x.lw);
 	for (size_t i = 0; i < e->n_tests; i++) {
 		pthread_mutex_lock(&e->tests[i]->lock);
 		for (size_t k = 0; k < e->tests[i]->n_runs; k++)
@@ -470,6 +477,7 @@ fail:
 	free(e->tests);
 	results_release(&e->x);
 	docker_client_free(e->x.dc);
+	logw_release(&e->x.lw);
 	catalog_free(e->x.cat);
 	free(e->x.state_dir);
 	conn_destroy(&e->x.conn);
@@ -510,11 +518,14 @@ void engine_free(struct engine *e)
 				pthread_join(e->tests[i]->runs[k]->th, NULL);
 				e->tests[i]->runs[k]->thread = false;
 			}
+	/* what the streams brought is written before their runs go; later pieces are written at once */
+	logw_stop(&e->x.lw);
 	for (size_t i = 0; i < e->n_tests; i++)
 		engine_test_put(e->tests[i]);
 	free(e->tests);
 	results_release(&e->x);
 	docker_client_free(e->x.dc);
+	logw_release(&e->x.lw);
 	catalog_free(e->x.cat);
 	free(e->x.state_dir);
 	conn_destroy(&e->x.conn);

@@ -29,6 +29,7 @@
  *
  *     e->lock  ->  t->lock  ->  x->conn.lock
  *                         ->  x->rw.lock
+ *                         ->  x->lw.lock
  *
  * A thread holding a lock takes only locks to its right. conn.lock and
  * rw.lock are leaves: nothing is called while one is held. mx.lock
@@ -112,6 +113,72 @@ struct results_worker {
 	struct res_doc root;            /* lock: the mount root's summary.tsv */
 };
 
+/* ---- logw.c: the log writer (its own thread; the I/O thread never writes a file) ------------- */
+
+#define LOGW_CAP (8u << 20)  /* queued bytes past which the pushing stream is paused */
+
+struct logw_item;
+/*
+ * After a piece is written (rc: 0 or -errno), on the writer's thread with no
+ * lock held; owner's calls come in push order. A marker (no bytes) too.
+ */
+typedef void (*logw_done_fn)(void *owner, const struct logw_item *it, int rc);
+
+struct logw_item {
+	struct logw_item *next;         /* lock */
+	int fd;                         /* where the bytes go; -1: a marker */
+	void *owner;
+	logw_done_fn done;
+	unsigned *pending;              /* the owner's count of queued pieces (w->lock), or NULL */
+	char ts[48];                    /* the owner's position after this piece (follow.c) */
+	int n;
+	size_t len;
+	char data[];
+};
+
+/* What logw_push copies: the bytes, and what `done` needs to publish them. */
+struct logw_piece {
+	int fd;
+	const void *data;
+	size_t len;
+	bool nl;                        /* a newline after data (build.log's lines) */
+	void *owner;
+	logw_done_fn done;
+	unsigned *pending;
+	const char *ts;
+	int n;
+	struct docker_call *producer;   /* paused while the queue is over LOGW_CAP; may be NULL */
+};
+
+struct logw {
+	pthread_mutex_t lock;           /* a leaf, but for docker_call_pause (the client's own leaf lock) */
+	pthread_cond_t cv;              /* a piece was queued, or stopping */
+	pthread_cond_t idle;            /* a piece was written */
+	pthread_t th;
+	bool running, stopping;         /* lock */
+	struct logw_item *head, *tail;  /* lock */
+	size_t bytes;                   /* lock: queued bytes */
+	uint64_t pushed, written, pauses; /* lock */
+	struct docker_call **paused;    /* lock: streams to resume (a reference each) */
+	size_t n_paused, cap_paused;    /* lock */
+};
+
+void logw_init(struct logw *w);
+int logw_start(struct logw *w);
+/* Writes what is queued, then ends the thread; later pushes write at once. */
+void logw_stop(struct logw *w);
+void logw_release(struct logw *w);
+/*
+ * Queues a copy of piece p: 1, and p->done runs once it is written; or, with
+ * no writer thread, writes it at once: 0 (or -errno), and done is NOT
+ * called (the caller publishes). -ENOMEM: nothing queued or written. Any
+ * lock may be held but w->lock (it takes the client's lock to pause).
+ */
+int logw_push(struct logw *w, const struct logw_piece *p);
+/* Until the owner's queued pieces are written and done. No lock held that a `done` takes. */
+void logw_wait_owner(struct logw *w, const unsigned *pending);
+void logw_stats(struct logw *w, size_t *bytes, uint64_t *pauses);
+
 /*
  * What the layers below engine.c share: set up by engine_new() before any
  * thread starts, read-only afterwards (but conn and rw, which have their
@@ -130,6 +197,7 @@ struct engine_ctx {
 	enum engine_swarm swarm;        /* const: --swarm */
 	struct conn conn;
 	struct results_worker rw;       /* its own lock */
+	struct logw lw;                 /* its own lock: appends logs and build.log */
 };
 
 /* Tells the filesystem what changed. No lock may be held. */
@@ -182,8 +250,12 @@ struct svc {
 	int logs_fd;                     /* t->lock */
 	off_t log_size;                  /* t->lock: published: readers read [0, log_size) */
 	struct timespec log_mtime;       /* t->lock */
-	char last_ts[48];                /* t->lock: of the last entry written */
-	int n_at_ts;                     /* t->lock: entries written with that stamp */
+	char last_ts[48];                /* t->lock: of the last entry received (written or queued) */
+	int n_at_ts;                     /* t->lock: entries received with that stamp */
+	char wr_ts[48];                  /* t->lock: of the last entry on disk (logs.pos) */
+	int wr_n;                        /* t->lock: entries on disk with that stamp */
+	bool log_broken;                 /* t->lock: a write failed: nothing more is published */
+	unsigned lw_pending;             /* x->lw.lock: pieces of this log in the writer's queue */
 	char skip_ts[48];                /* t->lock: resuming: entries up to this stamp ... */
 	int skip_n;                      /* t->lock: ... with this many at it, were written before */
 	uint64_t pos_written_ms;         /* t->lock */
@@ -235,7 +307,8 @@ struct run {
 	off_t events_size;              /* t->lock */
 	struct timespec events_mtime;   /* t->lock */
 	int build_fd;                   /* t->lock */
-	off_t build_size;               /* t->lock */
+	off_t build_size;               /* t->lock: published: what the log writer has written */
+	unsigned lw_pending;            /* x->lw.lock: build.log's lines in the writer's queue */
 	struct timespec build_mtime;    /* t->lock */
 	char build_what[160];           /* t->lock: "mvfst:rfc9000" while building, the ref while pulling */
 	bool pulling;                   /* t->lock: the image work is a pull, not a build */

@@ -2,15 +2,19 @@
 /*
  * Following a container's logs into the state dir.
  *
- * Entries arrive stamped (timestamps=1) on the Docker client's I/O thread
- * and are appended to services/<s>/logs as they come (a write to a local
- * file: page cache, no fsync). Every 200 ms, and when the stream ends,
- * logs.pos records the stamp of the last entry, how many entries carried
- * that stamp (Docker splits long lines into entries with one stamp), and
- * the file's size. The position is written after the data, so after a
- * crash the file is cut back to the recorded size and the follow resumes
- * `since` that stamp, skipping the entries already written: the log ends up
- * byte for byte what Docker has, with no gap and no duplicate.
+ * Entries arrive stamped (timestamps=1) on the Docker client's I/O thread,
+ * which matches them against the success lines and hands them to the log
+ * writer (logw.c): the writer appends them to services/<s>/logs (page
+ * cache, no fsync) and then publishes the new size (log_written). Every
+ * 200 ms, and when the stream ends, logs.pos records the stamp of the last
+ * entry written, how many entries carried that stamp (Docker splits long
+ * lines into entries with one stamp), and the file's size. The position is
+ * written after the data, so after a crash the file is cut back to the
+ * recorded size and the follow resumes `since` that stamp, skipping the
+ * entries already written: the log ends up byte for byte what Docker has,
+ * with no gap and no duplicate. The end of a stream goes through the writer
+ * too (a marker after its last entry): `following` turns false only once
+ * everything the stream brought is on disk.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,12 +62,12 @@ bool svc_line_matches(const char *text, size_t len, const char *pattern)
 void svc_pos_save(struct svc *s)
 {
 	char *path = pfs_strdup_printf("%s/services/%s/logs.pos", s->r->dir, s->name);
-	json_t *j = json_pack("{s:s,s:i,s:I}", "ts", s->last_ts, "n", s->n_at_ts, "size", (json_int_t)s->log_size);
+	json_t *j = json_pack("{s:s,s:i,s:I}", "ts", s->wr_ts, "n", s->wr_n, "size", (json_int_t)s->log_size);
 	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	char rec[POS_RECORD];
 	int n = txt ? snprintf(rec, sizeof(rec), "%-*s\n", POS_RECORD - 2, txt) : -1;
 
-	/* rewritten in place, padded to one length: this runs on the I/O thread (see util.h) */
+	/* rewritten in place, padded to one length (see util.h): a reader never sees half a record */
 	if (path && (n != POS_RECORD - 1 || pfs_write_file_inplace(path, rec, (size_t)n) < 0))
 		pfs_warn("%s: cannot save the log position", path);
 	s->pos_written_ms = pfs_now_ms();
@@ -92,6 +96,7 @@ int svc_logs_open(struct svc *s)
 		s->logs_fd = -1;
 	}
 	s->log_size = 0;
+	s->log_broken = false;
 	s->last_ts[0] = s->skip_ts[0] = '\0';
 	s->n_at_ts = s->skip_n = 0;
 	if (pfs_read_file(pos, &b) == 0) {
@@ -120,6 +125,8 @@ int svc_logs_open(struct svc *s)
 	}
 	memcpy(s->skip_ts, s->last_ts, sizeof(s->skip_ts));
 	s->skip_n = s->n_at_ts;
+	memcpy(s->wr_ts, s->last_ts, sizeof(s->wr_ts));
+	s->wr_n = s->n_at_ts;
 out:
 	free(pos);
 	free(dir);
@@ -163,12 +170,64 @@ static void ts_to_since(const char *ts, char *out, size_t n)
 	snprintf(out, n, "%lld.%s", (long long)timegm(&tm), digits);
 }
 
+/* A piece is on disk (the writer's thread): readers may read it now. */
+static void log_written(void *owner, const struct logw_item *it, int rc)
+{
+	struct svc *s = owner;
+	struct test *t = s->r->t;
+
+	pthread_mutex_lock(&t->lock);
+	if (rc == 0 && !s->log_broken) {
+		s->log_size += (off_t)it->len;
+		if (it->len)
+			pfs_realtime_ts(&s->log_mtime);
+		memcpy(s->wr_ts, it->ts, sizeof(s->wr_ts));
+		s->wr_n = it->n;
+		if (pfs_now_ms() - s->pos_written_ms >= POS_EVERY_MS)
+			svc_pos_save(s);
+	} else if (rc < 0 && !s->log_broken) {
+		/*
+		 * Nothing more is published; the stream ends, and the next follow
+		 * (after a restart) cuts the file back to its last position.
+		 */
+		s->log_broken = true;
+		pfs_warn("%s: cannot write: %s", s->logs_path, strerror(-rc));
+		if (s->follow)
+			docker_call_cancel(s->follow);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (it->len)
+		engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
+}
+
+/* The stream's end, once everything it brought is written. t->lock held. */
+static void follow_ended_locked(struct svc *s)
+{
+	svc_pos_save(s);
+	s->following = false;
+	s->follow_done = true;
+	run_wake(s->r);
+}
+
+static void log_ended(void *owner, const struct logw_item *it, int rc)
+{
+	struct svc *s = owner;
+	struct test *t = s->r->t;
+
+	(void)it;
+	(void)rc;
+	pthread_mutex_lock(&t->lock);
+	follow_ended_locked(s);
+	pthread_mutex_unlock(&t->lock);
+	engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
+}
+
 static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t tslen,
 		    const char *payload, size_t plen)
 {
 	struct svc *s = ud;
 	struct test *t = s->r->t;
-	bool wake = false;
+	bool wake = false, now = false, seen = false;
 	int r = 0;
 
 	(void)st;
@@ -184,13 +243,6 @@ static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t 
 		}
 		s->skip_ts[0] = '\0';
 	}
-	if (s->logs_fd >= 0 && plen) {
-		r = pfs_write_all(s->logs_fd, payload, plen);
-		if (r == 0) {
-			s->log_size += (off_t)plen;
-			pfs_realtime_ts(&s->log_mtime);
-		}
-	}
 	if (tslen && tslen < sizeof(s->last_ts)) {
 		if (strlen(s->last_ts) == tslen && !memcmp(s->last_ts, ts, tslen)) {
 			s->n_at_ts++;
@@ -200,19 +252,39 @@ static int on_entry(void *ud, enum docker_log_stream st, const char *ts, size_t 
 			s->n_at_ts = 1;
 		}
 	}
+	if (s->logs_fd >= 0 && !s->log_broken) {
+		/* to the writer; this thread never waits on the disk */
+		struct logw_piece p = { .fd = s->logs_fd, .data = payload, .len = plen, .owner = s,
+					.done = log_written, .pending = &s->lw_pending, .ts = s->last_ts,
+					.n = s->n_at_ts, .producer = s->follow };
+
+		r = logw_push(&t->x->lw, &p);
+		if (r == 0) {
+			/* no writer thread: written here */
+			s->log_size += (off_t)plen;
+			if (plen)
+				pfs_realtime_ts(&s->log_mtime);
+			memcpy(s->wr_ts, s->last_ts, sizeof(s->wr_ts));
+			s->wr_n = s->n_at_ts;
+			now = plen > 0;
+			if (pfs_now_ms() - s->pos_written_ms >= POS_EVERY_MS)
+				svc_pos_save(s);
+		}
+		r = r < 0 ? r : 0;
+	}
 	for (size_t i = 0; i < s->n_lines; i++)
 		if (!s->seen[i] && svc_line_matches(payload, plen, s->cfg->success.lines[i])) {
 			s->seen[i] = true;
 			s->n_seen++;
 			pfs_realtime_ts(&s->status_mtime); /* status.json shows lines_seen */
 			wake = s->n_seen == s->n_lines;
+			seen = true;
 		}
-	if (pfs_now_ms() - s->pos_written_ms >= POS_EVERY_MS)
-		svc_pos_save(s);
 	if (wake)
 		run_wake(s->r);
 	pthread_mutex_unlock(&t->lock);
-	engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
+	if (now || seen)
+		engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
 	return r;
 }
 
@@ -220,14 +292,15 @@ static void on_done(void *ud, const struct docker_result *res)
 {
 	struct svc *s = ud;
 	struct test *t = s->r->t;
+	struct logw_piece p = { .fd = -1, .owner = s, .done = log_ended, .pending = &s->lw_pending };
 
-	pthread_mutex_lock(&t->lock);
-	svc_pos_save(s);
-	s->following = false;
-	s->follow_done = true;
 	if (res->err && res->err != -ECANCELED)
 		pfs_debug("logs of %s/%d/%s ended: %s", t->name, s->r->n, s->name, res->message);
-	run_wake(s->r);
+	/* after the stream's last entries: the writer says when they are all on disk */
+	if (logw_push(&t->x->lw, &p) == 1)
+		return;
+	pthread_mutex_lock(&t->lock);
+	follow_ended_locked(s);
 	pthread_mutex_unlock(&t->lock);
 	engine_ctx_notify(t->x, ENGINE_LOGS, t->name, s->r->n, s->name);
 }

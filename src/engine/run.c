@@ -212,6 +212,10 @@ void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	/* the writer may still publish into these (its last `done` calls) */
+	logw_wait_owner(&r->t->x->lw, &r->lw_pending);
+	for (size_t i = 0; r->svcs && i < r->n_svcs; i++)
+		logw_wait_owner(&r->t->x->lw, &r->svcs[i].lw_pending);
 	for (size_t i = 0; r->svcs && i < r->n_svcs; i++) {
 		struct svc *s = &r->svcs[i];
 
@@ -365,15 +369,34 @@ void run_build_progress_line(struct run *r, const char *line)
 	}
 }
 
+/* A line of build.log is on disk (the log writer's thread). */
+static void b_written(void *owner, const struct logw_item *it, int rc)
+{
+	struct run *r = owner;
+
+	lock(r);
+	if (rc == 0) {
+		r->build_size += (off_t)it->len;
+		pfs_realtime_ts(&r->build_mtime);
+	}
+	unlock(r);
+	changed(r, ENGINE_BUILD_LOG, NULL);
+}
+
 static void b_line(void *ud, const char *text, size_t len)
 {
 	struct run *r = ud;
 
 	lock(r);
-	if (r->build_fd >= 0 && pfs_write_all(r->build_fd, text, len) == 0 &&
-	    pfs_write_all(r->build_fd, "\n", 1) == 0) {
-		r->build_size += (off_t)len + 1;
-		pfs_realtime_ts(&r->build_mtime);
+	if (r->build_fd >= 0) {
+		/* to the log writer: the I/O thread never waits on the disk */
+		struct logw_piece p = { .fd = r->build_fd, .data = text, .len = len, .nl = true, .owner = r,
+					.done = b_written, .pending = &r->lw_pending, .producer = r->build_call };
+
+		if (logw_push(&r->t->x->lw, &p) == 0) {
+			r->build_size += (off_t)len + 1;
+			pfs_realtime_ts(&r->build_mtime);
+		}
 	}
 	if (len) {
 		char line[sizeof(r->build_last_lines[0])];
@@ -390,32 +413,73 @@ static void b_line(void *ud, const char *text, size_t len)
 	changed(r, ENGINE_BUILD_LOG, NULL);
 }
 
-static void b_step(void *ud, int step, int steps)
+/* A step's event, in order with build.log's lines (on the log writer's thread, or at once). */
+static void b_step_locked(struct run *r, int step)
 {
-	struct run *r = ud;
-
-	lock(r);
-	r->build_step = step;
-	r->build_steps = steps;
-	r->build_unit[0] = r->build_progress[0] = '\0';
 	evlog_add_locked(r->t, r, "image.build_step", NULL,
-			 json_pack("{s:s,s:i,s:i}", "image", r->build_what, "step", step, "steps", steps));
+			 json_pack("{s:s,s:i,s:i}", "image", r->build_what, "step", step, "steps", r->build_steps));
 	pfs_realtime_ts(&r->status_mtime);
+}
+
+static void b_step_written(void *owner, const struct logw_item *it, int rc)
+{
+	struct run *r = owner;
+
+	(void)rc;
+	lock(r);
+	b_step_locked(r, it->n);
 	unlock(r);
 	changed(r, ENGINE_EVENTS, NULL);
 	changed(r, ENGINE_STATUS, NULL);
 }
 
+static void b_step(void *ud, int step, int steps)
+{
+	struct run *r = ud;
+	struct logw_piece p = { .fd = -1, .owner = r, .done = b_step_written, .pending = &r->lw_pending, .n = step };
+	bool now;
+
+	lock(r);
+	r->build_step = step;
+	r->build_steps = steps;
+	r->build_unit[0] = r->build_progress[0] = '\0';
+	/* the event is a file append: the writer records it, after the lines before it */
+	now = logw_push(&r->t->x->lw, &p) != 1;
+	if (now)
+		b_step_locked(r, step);
+	unlock(r);
+	if (now) {
+		changed(r, ENGINE_EVENTS, NULL);
+		changed(r, ENGINE_STATUS, NULL);
+	}
+}
+
+/* The build is over once build.log and the step events are written. */
+static void b_ended(void *owner, const struct logw_item *it, int rc)
+{
+	struct run *r = owner;
+
+	(void)it;
+	(void)rc;
+	lock(r);
+	r->build_done = true;
+	run_wake(r);
+	unlock(r);
+}
+
 static void b_done(void *ud, const struct docker_result *res, const char *id)
 {
 	struct run *r = ud;
+	struct logw_piece p = { .fd = -1, .owner = r, .done = b_ended, .pending = &r->lw_pending };
 
 	(void)id;
 	lock(r);
-	r->build_done = true;
 	r->build_err = res->err;
 	snprintf(r->build_msg, sizeof(r->build_msg), "%s", res->message);
-	run_wake(r);
+	if (logw_push(&r->t->x->lw, &p) != 1) {
+		r->build_done = true;
+		run_wake(r);
+	}
 	unlock(r);
 }
 

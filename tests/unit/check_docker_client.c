@@ -347,6 +347,116 @@ START_TEST(cancel_open_stream)
 }
 END_TEST
 
+/* ---- flow control: a paused stream receives nothing until resumed ---- */
+
+static const char paced_body[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
+
+static const struct fake_route paced_routes[] = {
+	{ "GET /v1.43/containers/paced/logs", 200, "Content-Type: application/vnd.docker.raw-stream\r\n",
+	  paced_body, 0, FAKE_CHUNKED, 5 },
+	{ "GET /v1.43/info", 200, NULL, "{\"ID\":\"x\"}" },
+};
+
+static int on_paced(void *ud, enum docker_log_stream s, const char *d, size_t n)
+{
+	struct ev_log *e = ud;
+	int r;
+
+	(void)s;
+	pthread_mutex_lock(&e->m);
+	r = pfs_buf_add(&e->out, d, n);
+	pthread_mutex_unlock(&e->m);
+	return r;
+}
+
+static size_t got_len(struct ev_log *e)
+{
+	size_t n;
+
+	pthread_mutex_lock(&e->m);
+	n = e->out.len;
+	pthread_mutex_unlock(&e->m);
+	return n;
+}
+
+START_TEST(paused_stream_waits_and_loses_nothing)
+{
+	struct fakehttp *f = serve(paced_routes, PFS_ARRAY_SIZE(paced_routes), "1.43");
+	struct docker_client *c = client_for(f, 5000);
+	struct docker_logs_opts o = { .follow = true, .tty = 1 };
+	struct docker_logs_cbs cbs = { .on_data = on_paced, .on_done = on_done };
+	struct docker_request rq = DOCKER_REQUEST_INIT;
+	struct docker_result res = { 0 };
+	struct pfs_err err = { 0 };
+	struct docker_call *call;
+	struct ev_log e;
+	size_t at_pause, later;
+
+	ev_init(&e);
+	cbs.ud = &e;
+	ck_assert_int_eq(docker_ping(c, NULL, &err), 0);
+	call = docker_container_logs(c, "paced", &o, &cbs, NULL);
+	ck_assert_ptr_nonnull(call);
+	for (int i = 0; i < 500 && got_len(&e) == 0; i++)
+		usleep(2000);
+	ck_assert_uint_gt(got_len(&e), 0);
+	docker_call_pause(call);
+	at_pause = got_len(&e);
+	/* the server sends a piece every 20 ms: 400 ms would bring 20 of them */
+	usleep(400 * 1000);
+	later = got_len(&e);
+	/* at most the piece that was being delivered when the pause came */
+	ck_assert_uint_le(later, at_pause + 5);
+	ck_assert_uint_lt(later, sizeof(paced_body) - 1);
+	/* the connection's other calls go on meanwhile */
+	rq.method = "GET";
+	rq.path = "/info";
+	ck_assert_int_eq(docker_request_sync(c, &rq, &res, &err), 0);
+	ck_assert_int_eq(res.status, 200);
+	docker_result_release(&res);
+	ck_assert_uint_eq(got_len(&e), later);
+	docker_call_resume(call);
+	ev_wait(&e);
+	ck_assert_int_eq(e.done_err, 0);
+	/* every byte, once, in order */
+	ck_assert_str_eq(pfs_buf_str(&e.out), paced_body);
+	docker_call_unref(call);
+	docker_client_free(c);
+	ev_release(&e);
+	fakehttp_stop(f);
+}
+END_TEST
+
+START_TEST(paused_stream_can_be_cancelled)
+{
+	struct fakehttp *f = serve(paced_routes, PFS_ARRAY_SIZE(paced_routes), "1.43");
+	struct docker_client *c = client_for(f, 5000);
+	struct docker_logs_opts o = { .follow = true, .tty = 1 };
+	struct docker_logs_cbs cbs = { .on_data = on_paced, .on_done = on_done };
+	struct pfs_err err = { 0 };
+	struct docker_call *call;
+	struct ev_log e;
+
+	ev_init(&e);
+	cbs.ud = &e;
+	ck_assert_int_eq(docker_ping(c, NULL, &err), 0);
+	call = docker_container_logs(c, "paced", &o, &cbs, NULL);
+	ck_assert_ptr_nonnull(call);
+	for (int i = 0; i < 500 && got_len(&e) == 0; i++)
+		usleep(2000);
+	docker_call_pause(call);
+	usleep(100 * 1000);
+	docker_call_cancel(call);
+	ev_wait(&e);
+	ck_assert_int_eq(e.done_err, -ECANCELED);
+	ck_assert_uint_lt(got_len(&e), sizeof(paced_body) - 1);
+	docker_call_unref(call);
+	docker_client_free(c);
+	ev_release(&e);
+	fakehttp_stop(f);
+}
+END_TEST
+
 static const struct fake_route raw_routes[] = {
 	{ "GET /v1.43/containers/raw/logs", 200, "Content-Type: application/vnd.docker.raw-stream\r\n",
 	  "tty line 1\r\ntty line 2\r\n", 0, FAKE_CHUNKED, 4 },
@@ -750,6 +860,8 @@ static Suite *suite(void)
 	tcase_add_test(t, silent_daemon_times_out);
 	tcase_add_test(t, stream_cut_midway_is_econnreset);
 	tcase_add_test(t, cancel_open_stream);
+	tcase_add_test(t, paused_stream_waits_and_loses_nothing);
+	tcase_add_test(t, paused_stream_can_be_cancelled);
 	tcase_add_test(t, raw_stream_by_content_type);
 	tcase_add_test(t, raw_stream_before_1_42_by_inspect);
 	tcase_add_test(t, shutdown_cancels_open_streams);
