@@ -546,6 +546,8 @@ void run_wake(struct run *r);                  /* t->lock held */
 void run_container_died(struct run *r, const char *container, int exit_code);
 /* The removal of the run's network ended with rc (err: why): its event, the network forgotten (t->lock taken). */
 void run_network_removed(struct run *r, const char *name, int rc, const struct pfs_err *err);
+/* How containers name the run's network: its id once known (a name can be ambiguous). Takes t->lock. */
+void run_net_ref(struct run *r, char *out, size_t n);
 /* The labels of the run's Docker objects (svc: a service's), k, v, ..., NULL: valid until the
  * next call on this thread; runbuf holds the run's number. */
 const char *const *run_labels(struct run *r, const char *svc, char *runbuf, size_t n);

@@ -862,6 +862,7 @@ static int ensure_network(struct run *r)
 		return 0;
 	}
 	json_decref(j);
+	j = NULL;
 	rc = docker_network_create(dc_of(r), r->net_name, labels, false, &id, &err);
 	if (rc < 0) {
 		/* e.g. "could not find an available, non-overlapping IPv4 address pool" */
@@ -869,6 +870,20 @@ static int ensure_network(struct run *r)
 			 err.msg);
 		return docker_rc(rc);
 	}
+	/*
+	 * Another of this run's name may exist: a create that timed out here (an
+	 * engine under load took 45 s) and was tried again can still succeed in
+	 * the engine, and CheckDuplicate does not stop two creates at once. The
+	 * containers name the network by id, and the others go.
+	 */
+	if (docker_network_list(dc_of(r), filter, &j, NULL) == 0)
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			const char *other = json_string_value(json_object_get(json_array_get(j, i), "Id"));
+
+			if (other && strcmp(other, id))
+				docker_network_remove(dc_of(r), other, NULL);
+		}
+	json_decref(j);
 	lock(r);
 	snprintf(r->net_id, sizeof(r->net_id), "%s", id);
 	evlog_add_locked(r->t, r, "network.created", NULL, json_pack("{s:s,s:s}", "name", r->net_name, "id", id));
@@ -881,6 +896,13 @@ static int ensure_network(struct run *r)
 }
 
 /* -- containers -- */
+
+void run_net_ref(struct run *r, char *out, size_t n)
+{
+	lock(r);
+	snprintf(out, n, "%s", r->net_id[0] ? r->net_id : r->net_name);
+	unlock(r);
+}
 
 static void image_ref(const struct svc *s, char *out, size_t n)
 {
@@ -900,13 +922,16 @@ static int create_container(struct run *r, struct svc *s, const char *name)
 	const char *const *labels = run_labels(r, s->name, runbuf, sizeof(runbuf));
 	const char **env = NULL;
 	size_t nenv = 0;
+	char net[sizeof(r->net_id) > sizeof(r->net_name) ? sizeof(r->net_id) : sizeof(r->net_name)];
 	struct docker_container_spec sp = { .name = name, .cmd = argv,
-					    .labels = labels, .network = r->net_name, .aliases = aliases,
+					    .labels = labels, .network = net, .aliases = aliases,
 					    .binds = binds, .init = true };
 	struct pfs_err err = { 0 };
 	bool tracer = false;
 	int rc;
 
+	/* by id: a name can be ambiguous (see ensure_network) */
+	run_net_ref(r, net, sizeof(net));
 	if (!s->command)
 		return end_run(r, RS_ERROR, "the command of %s does not render (see the log)", s->name);
 	/*

@@ -54,9 +54,11 @@ static int docker_rc(int rc)
 static int start_helper(struct run *r, struct svc *s, const char *name, char **id, struct pfs_err *err)
 {
 	const char *aliases[] = { s->name, NULL };
-	char runbuf[16], image[320], *dir = NULL;
+	char runbuf[16], image[320], net[sizeof(r->net_id) > sizeof(r->net_name) ? sizeof(r->net_id) : sizeof(r->net_name)];
+	char *dir = NULL;
 	int rc;
 
+	run_net_ref(r, net, sizeof(net));
 	lock(r);
 	snprintf(image, sizeof(image), "%.*s", (int)strcspn(r->netem_image, " "), r->netem_image);
 	unlock(r);
@@ -66,7 +68,7 @@ static int start_helper(struct run *r, struct svc *s, const char *name, char **i
 		return pfs_err_set(err, -ENOMEM, "out of memory");
 	{
 		struct netem_helper_opts o = {
-			.name = name, .image = image, .network = r->net_name, .aliases = aliases,
+			.name = name, .image = image, .network = net, .aliases = aliases,
 			.labels = run_labels(r, s->name, runbuf, sizeof(runbuf)), .nc = &s->cfg->net,
 			.capture_dir = dir,
 		};
