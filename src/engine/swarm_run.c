@@ -286,9 +286,38 @@ int swarm_decide(struct run *r)
 
 /* ---- the network ---------------------------------------------------------------------------------------- */
 
+/*
+ * Removes the run's overlay networks but keep (its labels, filter): a create
+ * that timed out here can still succeed in the engine, and an adopted one
+ * may have a twin; one left behind outlives the run (seen in fs-swarm under
+ * load: six networks left).
+ */
+static void drop_twins(struct run *r, const char *const *filter, const char *keep)
+{
+	json_t *j = NULL;
+
+	if (docker_network_list(dc_of(r), filter, &j, NULL) < 0)
+		return;
+	for (size_t i = 0; i < json_array_size(j); i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(j, i), "Id"));
+
+		if (id && strcmp(id, keep))
+			docker_network_remove(dc_of(r), id, NULL);
+	}
+	json_decref(j);
+}
+
+/* How services and the probe name the overlay: its id once known (a name can be ambiguous). */
+static void net_ref(struct run *r, char *out, size_t n)
+{
+	lock(r);
+	snprintf(out, n, "%s", r->net_id[0] ? r->net_id : r->swarm_net);
+	unlock(r);
+}
+
 int swarm_ensure_network(struct run *r)
 {
-	char fb[3][160], runbuf[16], *id = NULL;
+	char fb[3][160], runbuf[16], keep[sizeof(r->net_id)], *id = NULL;
 	const char *filter[4];
 	struct pfs_err err = { 0 };
 	json_t *j = NULL;
@@ -311,8 +340,11 @@ int swarm_ensure_network(struct run *r)
 						   "overlay", "adopted", 1));
 		r->net_announced = true;
 		run_save(r);
+		snprintf(keep, sizeof(keep), "%s", r->net_id);
 		unlock(r);
 		json_decref(j);
+		if (keep[0])
+			drop_twins(r, filter, keep);
 		return 0;
 	}
 	json_decref(j);
@@ -331,6 +363,7 @@ int swarm_ensure_network(struct run *r)
 	run_save(r);
 	unlock(r);
 	changed(r, ENGINE_EVENTS, NULL);
+	drop_twins(r, filter, id);
 	free(id);
 	return 0;
 }
@@ -427,7 +460,8 @@ static int create_service(struct run *r, struct svc *s, const char *name)
 	const char *argv[] = { "sh", "-c", NULL, NULL }, **env = NULL;
 	static const char *const ptrace_cap[] = { "SYS_PTRACE", NULL };
 	struct docker_service_file files[2];
-	struct docker_service_net net = { r->swarm_net, aliases };
+	char netref[sizeof(r->net_id) > sizeof(r->swarm_net) ? sizeof(r->net_id) : sizeof(r->swarm_net)];
+	struct docker_service_net net = { netref, aliases };
 	const char *const *labels = run_labels(r, s->name, runbuf, sizeof(runbuf));
 	struct pfs_err err = { 0 };
 	size_t nc = 0, nenv = 0;
@@ -435,6 +469,7 @@ static int create_service(struct run *r, struct svc *s, const char *name)
 	bool tracer = false;
 	int rc;
 
+	net_ref(r, netref, sizeof(netref));
 	if (!s->command)
 		return run_end(r, RS_ERROR, "the command of %s does not render (see the log)", s->name);
 	rc = service_image(r, s, image, sizeof(image));
@@ -911,7 +946,7 @@ static int start_helper(struct run *r, struct svc *s, const char *name, const ch
 	const char *labels[16], *ep[] = { "bash", "-c", NULL, NULL };
 	struct docker_container_spec sp = { 0 };
 	struct pfs_err err = { 0 };
-	char runbuf[16];
+	char runbuf[16], netref[sizeof(r->net_id) > sizeof(r->swarm_net) ? sizeof(r->net_id) : sizeof(r->swarm_net)];
 	json_t *j = NULL;
 	int rc;
 
@@ -950,7 +985,8 @@ static int start_helper(struct run *r, struct svc *s, const char *name, const ch
 	sp.image = image;
 	sp.entrypoint = ep;
 	sp.labels = labels;
-	sp.network = r->swarm_net;
+	net_ref(r, netref, sizeof(netref));
+	sp.network = netref;
 	for (int tries = 0;; tries++) {
 		rc = docker_container_create(dc_of(r), &sp, id, &err);
 		if (rc == 0)
@@ -1300,6 +1336,14 @@ int swarm_end(struct run *r)
 		if (rc == 0 || rc == -ENOENT)
 			break;
 		nap(r, 250);
+	}
+	if (rc == 0 || rc == -ENOENT) {
+		/* and a twin, if a create answered to no one made one */
+		char fb[3][160];
+		const char *filter[4];
+
+		swarm_run_filters(r, fb, filter);
+		drop_twins(r, filter, "");
 	}
 	run_network_removed(r, r->swarm_net, rc, &err);
 	changed(r, ENGINE_EVENTS, NULL);
