@@ -338,8 +338,9 @@ static const char *swarm_words(const struct engine_ctx *x, const struct docker_s
  * One loop: ping. Unreachable: say so once, wait with backoff. Reachable
  * after being away, or with the event stream gone, or a driver asking:
  * subscribe again, bump the generation (drivers reconcile). Sweep. Then
- * wait up to 10 s for trouble (or a die to record) and ping again (an
- * engine can hang without closing its sockets).
+ * wait up to 10 s for trouble, recording container exits as they come
+ * (nothing else in their way), and ping again (an engine can hang without
+ * closing its sockets).
  */
 static void *monitor_main(void *arg)
 {
@@ -424,9 +425,27 @@ static void *monitor_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += pending ? 1 : 10;
-		while (!c->stopping && !c->check && !c->dies) {
-			if (pthread_cond_timedwait(&c->cv, &c->lock, &ts) == ETIMEDOUT)
+		for (;;) {
+			bool timed_out = false;
+
+			while (!c->stopping && !c->check && !c->dies) {
+				if (pthread_cond_timedwait(&c->cv, &c->lock, &ts) == ETIMEDOUT) {
+					timed_out = true;
+					break;
+				}
+			}
+			if (timed_out || c->stopping || c->check || !c->dies)
 				break;
+			/*
+			 * Exits only: recorded at once, and back to waiting until the
+			 * same deadline. The ping, the version and the sweep (Docker
+			 * calls, 10-20 ms on a busy engine) are not in their way: they
+			 * made the p99 of exit -> service.exited 20 ms past Docker's
+			 * own event (issue 16's benchmark).
+			 */
+			pthread_mutex_unlock(&c->lock);
+			record_dies(e);
+			pthread_mutex_lock(&c->lock);
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
